@@ -1,0 +1,1 @@
+"""The ``piddm`` command line."""
