@@ -21,6 +21,12 @@ app = typer.Typer(
 _STATE = {"debug": False}
 
 
+def _add_subcommands() -> None:
+    from . import data
+
+    app.add_typer(data.app, name="data")
+
+
 @app.callback()
 def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors.")):
     _STATE["debug"] = debug
@@ -35,6 +41,9 @@ def problems_command():
         prob = pde_bench.get_problem(name)
         params = ", ".join(f"{k}={v:g}" for k, v in prob.params.items())
         typer.echo(f"{name:14s} {prob.equation}\n{'':14s} boundary: {prob.boundary}; {params}")
+
+
+_add_subcommands()
 
 
 def _error(message: str) -> None:

@@ -17,6 +17,8 @@ _LAZY = {
     "problem_names": "pde_bench.problems",
     "normalised_residual": "pde_bench.metrics",
     "rms": "pde_bench.metrics",
+    "load": "pde_bench.loading",
+    "FieldData": "pde_bench.loading",
 }
 __all__ = sorted(_LAZY)
 
