@@ -46,7 +46,8 @@ def describe_file(path: str | Path, samples: int = 64, **options) -> str:
              f"  split       {attrs.get('split', 'unknown')}   seed {attrs.get('seed', 'unknown')}",
              f"  samples     {n}   grid {res}x{res} ({data.grid})   dtype {data.a.dtype}"]
     if data.trajectory is not None:
-        lines.append(f"  trajectory  {data.trajectory.shape}  times {np.round(data.times, 6).tolist()}")
+        times = "not stored" if data.times is None else np.round(data.times, 6).tolist()
+        lines.append(f"  trajectory  {data.trajectory.shape}  times {times}")
     for name, arr in (("a", data.a), ("u", data.u)):
         lines.append(f"  {name:11s} min {arr.min():.4g}  max {arr.max():.4g}  mean {arr.mean():.4g}  "
                      f"std {arr.std():.4g}")

@@ -56,6 +56,10 @@ def test_fno_navier_stokes_mat(tmp_path, version):
     assert any("nu = 0.001" in note for note in data.notes)
     other = pde_bench.load(path, nu=1e-4)
     assert other.problem.params["nu"] == 1e-4
+    del variables["t"]
+    (scipy.io.savemat if version == "v5" else _write_mat_v73)(path, variables)
+    text = describe_file(path)
+    assert "times not stored" in text and "ground-truth normalised residual" in text
 
 
 @pytest.mark.parametrize("keys, name", [(("thresh_a_data", "thresh_p_data"), "darcy"),
