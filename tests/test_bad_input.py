@@ -18,6 +18,8 @@ def test_unknown_or_bad_parameter():
         pde_bench.get_problem("navier-stokes", viscosity=1e-3)
     with pytest.raises(InputError, match="a_high"):
         pde_bench.get_problem("darcy", a_high=-1.0)
+    with pytest.raises(InputError, match="finite number, got 'x'"):
+        pde_bench.get_problem("helmholtz", k="x")
     with pytest.raises(InputError, match="whole number of steps"):
         pde_bench.get_problem("navier-stokes", dt=0.3)
 

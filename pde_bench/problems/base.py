@@ -53,10 +53,15 @@ class Problem(abc.ABC):
         if unknown:
             raise InputError(f"{self.name}: unknown parameter(s) {', '.join(unknown)}; "
                              f"expected some of {', '.join(sorted(self.defaults))}")
-        self.params = {**self.defaults, **params}
-        for key, value in self.params.items():
-            if not np.isfinite(value):
-                raise InputError(f"{self.name}: parameter {key} must be finite, got {value!r}")
+        self.params = {}
+        for key, value in {**self.defaults, **params}.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = float("nan")
+            if not np.isfinite(number):
+                raise InputError(f"{self.name}: parameter {key} must be a finite number, got {value!r}")
+            self.params[key] = number
         self._check_params()
 
     def _check_params(self) -> None:
