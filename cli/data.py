@@ -15,13 +15,11 @@ def _params(items: list[str]) -> dict:
 
     out = {}
     for item in items:
-        key, sep, value = item.partition("=")
+        key, _, value = item.partition("=")
         try:
             out[key.strip()] = float(value)
         except ValueError:
-            sep = ""
-        if not sep:
-            raise InputError(f"--param must look like name=number (e.g. nu=1e-3), got {item!r}")
+            raise InputError(f"--param must look like name=number (e.g. nu=1e-3), got {item!r}") from None
     return out
 
 

@@ -5,11 +5,6 @@ import pytest
 import torch
 
 import pde_bench
-from pde_bench import InputError
-
-DIRICHLET = ["darcy", "poisson", "helmholtz"]
-
-
 def normalised(prob, a, u, dtype=torch.float64):
     r = prob.residual(torch.as_tensor(a, dtype=dtype), torch.as_tensor(u, dtype=dtype))
     return pde_bench.normalised_residual(r, prob.residual_scale(a, u))
