@@ -97,9 +97,9 @@ def inspect(
     if problem:
         options["problem"] = problem
     if path.is_dir():
-        files = list(split_files(path).values())
+        files = list(split_files(path).values()) or sorted(path.glob("*.h5"))
         if not files:
-            raise InputError(f"{path}: no split files ({path.name}-train.h5 ...) in this folder")
+            raise InputError(f"{path}: no data files ({path.name}-train.h5 ... or *.h5) in this folder")
     elif path.exists():
         files = [path]
     else:

@@ -22,9 +22,11 @@ _STATE = {"debug": False}
 
 
 def _add_subcommands() -> None:
-    from . import data
+    from . import data, teacher
 
     app.add_typer(data.app, name="data")
+    app.command("train-teacher")(teacher.train_teacher)
+    app.command("sample")(teacher.sample)
 
 
 @app.callback()

@@ -18,3 +18,19 @@ def progress_bar(description: str, total: int):
     with Progress(*columns, console=stderr, transient=False) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+@contextlib.contextmanager
+def training_bar(description: str, total: int):
+    """Yield ``update(step, total, info)`` for a training loop: step count, loss, rate and ETA."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, transient=False) as bar:
+        task = bar.add_task(description, total=total, loss="-", rate="")
+
+        def update(step: int, total: int, info: dict) -> None:
+            bar.update(task, completed=step, total=total, loss=f"{info['loss']:.4g}",
+                       rate=f"{info['it_s']:.1f} it/s {info['samples_s']:.0f} samples/s")
+
+        yield update

@@ -61,7 +61,8 @@ def describe_file(path: str | Path, samples: int = 64, **options) -> str:
         lines.append("  residual    not measured: the arrays are not on the node grid our operator uses")
     else:
         fl = residual_floor(data, samples)
-        text = (f"  residual    ground-truth normalised residual over {fl['samples']} samples: mean "
+        whose = "generated-sample" if attrs.get("split") == "samples" else "ground-truth"
+        text = (f"  residual    {whose} normalised residual over {fl['samples']} samples: mean "
                 f"{fl['mean']:.3e}, median {fl['median']:.3e}, max {fl['max']:.3e} (scale {fl['scale']:.4g}, "
                 f"{fl['scale_source']})")
         if "bc_rms" in fl:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .conventions import InputError
 
-__all__ = ["FORMAT", "SIGMA_DATA", "create", "is_own_format", "read_attrs", "norm_stats"]
+__all__ = ["FORMAT", "SIGMA_DATA", "create", "is_own_format", "read_attrs", "norm_stats", "write_fields"]
 
 FORMAT = "pde_bench/1"
 SIGMA_DATA = 0.5  # the EDM convention: each channel normalised to mean 0, std 0.5
@@ -105,3 +105,18 @@ def norm_stats(path: Path) -> dict:
             out[f"norm_mean_{name}"] = float(mean)
             out[f"norm_std_{name}"] = std
     return out
+
+
+def write_fields(path: Path, a: np.ndarray, u: np.ndarray, coords: np.ndarray, attrs: dict,
+                 dtype: str = "float32") -> None:
+    """Write arrays (n, N, N) of a and u as one file of this format (e.g. generated samples).
+
+    The caller makes it atomic (write to a temporary name, see conventions.atomic_output).
+    """
+    a, u = np.asarray(a), np.asarray(u)
+    if a.ndim != 3 or a.shape != u.shape or a.shape[-1] != len(coords):
+        raise InputError(f"{path}: a {a.shape} and u {u.shape} must both be (n, {len(coords)}, {len(coords)})")
+    with create(Path(path), n=len(a), coords=coords, attrs={"format": FORMAT, **attrs}, dtype=dtype) as f:
+        f.variables["sample"][:] = np.arange(len(a))
+        f.variables["a"][:] = a.astype(dtype)
+        f.variables["u"][:] = u.astype(dtype)

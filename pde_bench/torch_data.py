@@ -82,6 +82,14 @@ class FieldDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self._len
 
+    def batch(self, indices) -> torch.Tensor:
+        """Normalised samples at ``indices`` (any order) as one (B, 2, N, N) float32 tensor."""
+        if self._arrays is None:
+            self._open()
+        uniq, inverse = np.unique(np.asarray(indices, dtype=np.int64), return_inverse=True)
+        a, u = (np.asarray(arr[uniq], dtype=np.float32)[inverse] for arr in self._arrays)
+        return self.normaliser.normalise(torch.from_numpy(a), torch.from_numpy(u))
+
     def __getitem__(self, index):
         if self._arrays is None:
             self._open()  # per process: safe with DataLoader workers

@@ -42,6 +42,9 @@ class Darcy(Problem):
             return torch.where(a >= self.threshold, torch.full_like(a, hi), torch.full_like(a, lo))
         return np.where(np.asarray(a) >= self.threshold, hi, lo)
 
+    def finalize_inputs(self, a):
+        return self.binarize(a)
+
     def sample_inputs(self, n, resolution, seed, start=0, stream=0):
         p = self.params
         xi = standard_normals((resolution, resolution), n, seed, start, stream)

@@ -1,0 +1,51 @@
+"""Quality of a teacher: MMSE / SMSE of u, normalised residual and their floors (README table).
+
+    python benchmarks/teacher_quality.py --teacher piddm/reference/darcy/teacher.pt --data data/darcy-32
+
+Draws as many Heun samples as ``--n`` (default 256, Heun-18 = 35 network calls each) and
+compares them with the test split; the floor rows are the test split's own residual and the
+MMSE / SMSE between 256 training samples and the test split. Writes
+benchmarks/results/teacher_quality_<pde>.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from _report import write_table
+from piddm.evaluation import ReferenceSets, floors, teacher_row
+from piddm.model_file import load_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--n", type=int, default=256)
+    parser.add_argument("--steps", type=int, nargs="+", default=[18])
+    parser.add_argument("--batch", type=int, default=128)
+    args = parser.parse_args()
+    teacher = load_model(args.teacher, "teacher")
+    ref = ReferenceSets(args.data, args.n)
+    rows = []
+    for steps in args.steps:
+        row = teacher_row(teacher, ref, steps=steps, batch=args.batch)
+        rows.append(row)
+        print(row, flush=True)
+    fl = floors(ref)
+    rows.append({"method": "ground truth (test split) / finite-sample floor", "nfe": "-", "grad_evals": "-",
+                 "ms_per_sample": "-", "batch": "-", **{k: fl[k] for k in ("residual", "residual_median", "bc",
+                                                                          "mmse", "smse")}})
+    name = teacher.problem.name
+    cols = ["method", "nfe", "ms_per_sample", "batch", "residual", "residual_median", "bc", "mmse", "smse"]
+    text = write_table(f"teacher_quality_{name}", f"Teacher quality: {name} {teacher.resolution}^2, "
+                       f"{teacher.info.backbone['backbone']}/{teacher.info.backbone['preset']}, {args.n} samples",
+                       cols, rows, vars(args) | {"threads": torch.get_num_threads(), "floor": fl,
+                                                 "teacher_training": teacher.info.training})
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

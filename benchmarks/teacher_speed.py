@@ -1,0 +1,80 @@
+"""Teacher speed on this machine: training samples/s per preset and Heun-18 ms per sample.
+
+    python benchmarks/teacher_speed.py --resolutions 32 64 --presets tiny small medium
+
+One training step = EDM loss forward + backward + AdamW at the stated batch (random data: the
+cost does not depend on the values). Sampling = Heun-18 (35 network calls) at batch 64 under
+no_grad. Medians of a few repetitions after a warm-up. Writes benchmarks/results/teacher_speed.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from _report import write_table
+from piddm.edm import Denoiser, edm_loss, sample_sigmas
+from piddm.networks import backbone_config, build_backbone, count_parameters
+from piddm.sampling import generate
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--presets", nargs="+", default=["tiny", "small", "medium"])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    dev = torch.device(args.device)
+    rows = []
+    for res in args.resolutions:
+        for preset in args.presets:
+            backbone, _, name = preset.rpartition("/")
+            backbone = backbone or "unet"
+            cfg = backbone_config(backbone, name, resolution=res, periodic=False)
+            model = Denoiser(build_backbone(cfg)).to(dev)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            x = torch.randn(args.batch, 2, res, res, device=dev)
+
+            def step():
+                loss = edm_loss(model, x, sample_sigmas(args.batch, device=dev), torch.randn_like(x)).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+
+            t_step = _median_time(step, args.repeats)
+            model.eval()
+
+            def sample():
+                generate(model, torch.randn(64, 2, res, res, device=dev), steps=18)
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+
+            t_sample = _median_time(sample, max(1, args.repeats // 2))
+            rows.append({"preset": f"{backbone}/{name}", "resolution": res, "parameters": count_parameters(model),
+                         "train_batch": args.batch, "train_samples_per_s": args.batch / t_step,
+                         "heun18_ms_per_sample": 1000 * t_sample / 64})
+            print(rows[-1], flush=True)
+    text = write_table("teacher_speed", f"Teacher speed ({args.device})", list(rows[0]), rows,
+                       vars(args) | {"threads": torch.get_num_threads()})
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

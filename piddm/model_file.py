@@ -1,0 +1,106 @@
+"""The file of a trained network (``teacher.pt``, ``student.pt``): weights plus what they mean.
+
+A model file is a dict: ``kind``, ``problem`` (name and physical parameters), ``resolution``
+(trained at), ``backbone`` config, ``normaliser`` (the data set's statistics), ``data``
+(path, seed, splits' attributes that matter), ``training`` and ``provenance``, and ``state``
+(the EMA weights). Loading checks what the caller needs (problem, resolution, kind) and says
+in one line what does not match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from pde_bench import get_problem
+from pde_bench.conventions import InputError
+from pde_bench.problems.base import Problem
+from pde_bench.torch_data import Normaliser
+
+from .edm import Denoiser
+from .files import atomic_torch_save
+from .networks import build_backbone
+
+__all__ = ["ModelInfo", "LoadedModel", "save_model", "load_model", "resolve_model_path"]
+
+FORMAT = "piddm-model/1"
+
+
+@dataclass
+class ModelInfo:
+    kind: str
+    problem: str
+    params: dict
+    resolution: int
+    backbone: dict
+    normaliser: dict
+    data: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+
+@dataclass
+class LoadedModel:
+    """A network ready to call, with its problem and the map to physical units."""
+
+    denoiser: Denoiser
+    info: ModelInfo
+    problem: Problem
+    normaliser: Normaliser
+    path: Path
+
+    @property
+    def resolution(self) -> int:
+        return self.info.resolution
+
+
+def save_model(path: Path, denoiser: Denoiser, info: ModelInfo) -> None:
+    state = {k: v.detach().cpu() for k, v in denoiser.state_dict().items()}
+    atomic_torch_save({"format": FORMAT, **asdict(info), "state": state}, Path(path))
+
+
+def resolve_model_path(path: Path | str, kind: str) -> Path:
+    """A run folder means its ``<kind>.pt``; a file is taken as given."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / f"{kind}.pt"
+    if not path.exists():
+        raise InputError(f"{path}: no {kind} file here (train one, or give the path of a {kind}.pt)")
+    return path
+
+
+def load_model(path: Path | str, kind: str = "teacher", *, problem: str | None = None,
+               resolution: int | None = None, device: torch.device | str = "cpu") -> LoadedModel:
+    """Load a model file, checking its kind and (when given) its problem and resolution.
+
+    A U-Net only runs at its training resolution; an FNO accepts any ``resolution``.
+    """
+    path = resolve_model_path(path, kind)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is a user error here
+        raise InputError(f"{path}: not a readable model file ({type(err).__name__})") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise InputError(f"{path}: not a piddm model file (format {FORMAT!r} expected)")
+    if blob["kind"] != kind:
+        raise InputError(f"{path}: is a {blob['kind']} file, a {kind} was expected")
+    info = ModelInfo(**{k: blob[k] for k in ModelInfo.__dataclass_fields__})
+    if problem is not None:
+        want = get_problem(problem).name
+        if info.problem != want:
+            raise InputError(f"{path}: {kind} of problem {info.problem!r}, but {want!r} was asked for")
+    if resolution is not None and resolution != info.resolution and info.backbone["backbone"] != "fno":
+        raise InputError(f"{path}: {info.backbone['backbone']} {kind} trained at {info.resolution}^2 cannot "
+                         f"run at {resolution}^2 (only FNO backbones change resolution)")
+    net = build_backbone(info.backbone)
+    denoiser = Denoiser(net)
+    try:
+        denoiser.load_state_dict(blob["state"])
+    except RuntimeError as err:
+        raise InputError(f"{path}: weights do not fit the {info.backbone['backbone']}/"
+                         f"{info.backbone['preset']} backbone it names ({str(err).splitlines()[0]})") from None
+    denoiser = denoiser.to(device).eval().requires_grad_(False)
+    prob = get_problem(info.problem, **info.params)
+    return LoadedModel(denoiser, info, prob, Normaliser(**info.normaliser), path)

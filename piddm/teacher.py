@@ -1,0 +1,182 @@
+"""The teacher: an EDM diffusion model on the joint normalised field x = (a, u).
+
+:func:`train_teacher` wires a data set, a backbone and the EDM loss into the shared training
+loop; at each checkpoint it records the validation loss at fixed sigma values, writes a PNG
+grid of samples and exports ``teacher.pt`` (EMA weights). :func:`sample_teacher` draws
+samples in physical units.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from pde_bench import get_problem
+from pde_bench.conventions import InputError, check_output, provenance
+from pde_bench.datasets import problem_from_attrs
+from pde_bench.loading import resolve_split
+from pde_bench.torch_data import FieldDataset
+
+from .distributed import Context
+from .edm import Denoiser, edm_loss, fixed_sigma_loss, sample_sigmas
+from .files import atomic_write_json
+from .model_file import LoadedModel, ModelInfo, save_model
+from .networks import backbone_config, build_backbone, count_parameters
+from .noise import standard_noise
+from .plots import save_field_grid
+from .sampling import generate
+from .training import TrainConfig, TrainResult, batch_indices, train
+
+__all__ = ["TeacherOptions", "check_teacher_inputs", "train_teacher", "sample_teacher", "VAL_SIGMAS"]
+
+VAL_SIGMAS = (0.01, 0.1, 0.5, 2.0, 10.0)
+OPTIONS = "options.json"
+
+
+@dataclass
+class TeacherOptions:
+    pde: str
+    data: str
+    out: str
+    backbone: str = "unet"
+    preset: str = "small"
+    device: str = "auto"
+    val_samples: int = 256
+    grid_steps: int = 18  # Heun steps of the PNG grid at each checkpoint
+    net: dict = field(default_factory=dict)  # overrides of the preset (e.g. {"channels": 48})
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TeacherOptions":
+        """Options as saved in a run's options.json."""
+        return cls(**{**d, "train": TrainConfig(**d["train"])})
+
+    @classmethod
+    def of_run(cls, out: Path | str) -> "TeacherOptions":
+        path = Path(out) / OPTIONS
+        if not path.exists():
+            raise InputError(f"{out}: nothing to resume (no {OPTIONS})")
+        return cls.from_dict(json.loads(path.read_text())["options"])
+
+
+def _check_data(opts: TeacherOptions):
+    train_path = resolve_split(opts.data, "train")
+    data = FieldDataset(train_path, "train")
+    name = data.attrs.get("problem")
+    if name != get_problem(opts.pde).name:
+        raise InputError(f"{train_path}: data of problem {name!r}, but --pde {opts.pde} was given")
+    try:
+        val = FieldDataset(opts.data, "val", normaliser=data.normaliser)
+    except InputError:
+        val = None  # a data set without a validation split: no validation curve
+    return data, val
+
+
+def check_teacher_inputs(opts: TeacherOptions, *, resume: bool = False, overwrite: bool = False,
+                         is_main: bool = True):
+    """Validate a teacher run before any work: output folder, resume state, data. Returns (train, val)."""
+    out = Path(opts.out)
+    if resume:
+        if not (out / "checkpoint.pt").exists():
+            raise InputError(f"{out}: nothing to resume (no checkpoint.pt)")
+        saved = json.loads((out / OPTIONS).read_text())["options"]
+        if saved["pde"] != opts.pde or saved["backbone"] != opts.backbone or saved["preset"] != opts.preset:
+            raise InputError(f"{out}: was trained as {saved['pde']} {saved['backbone']}/{saved['preset']}; "
+                             f"resume with the same --pde/--backbone/--preset")
+    elif is_main:
+        check_output(out, overwrite)
+    return _check_data(opts)
+
+
+def train_teacher(opts: TeacherOptions, ctx: Context, *, resume: bool = False, overwrite: bool = False,
+                  on_progress: Callable | None = None) -> TrainResult:
+    """Train (or resume) a teacher into ``opts.out``; rank 0 writes, every rank trains."""
+    out = Path(opts.out)
+    data, val = check_teacher_inputs(opts, resume=resume, overwrite=overwrite, is_main=ctx.is_main)
+    problem = problem_from_attrs(data.attrs)
+    cfg_net = backbone_config(opts.backbone, opts.preset, resolution=data.resolution,
+                              periodic=problem.boundary == "periodic", **opts.net)
+    torch.manual_seed(opts.train.seed)  # identical initial weights on every rank
+    denoiser = Denoiser(build_backbone(cfg_net))
+    info = ModelInfo(kind="teacher", problem=problem.name, params=dict(problem.params),
+                     resolution=data.resolution, backbone=cfg_net, normaliser=asdict(data.normaliser),
+                     data={"path": str(Path(opts.data)), "train_file": str(data.path), "n_train": len(data),
+                           "seed": data.attrs.get("seed"), "generator_version": data.attrs.get("generator_version"),
+                           "residual_scale": float(data.attrs["residual_scale"])},
+                     training={**asdict(opts.train), "parameters": count_parameters(denoiser)})
+    if ctx.is_main:
+        if overwrite and out.exists() and not resume:
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            atomic_write_json(out / OPTIONS, {"options": asdict(opts), "parameters": count_parameters(denoiser),
+                                              "world_size": ctx.world, "provenance": provenance(asdict(opts))})
+    ctx.barrier()
+
+    share = opts.train.batch // max(ctx.world, 1)
+    dev = ctx.device
+
+    def loss_fn(net, step):
+        idx = batch_indices(step, opts.train.batch, len(data), opts.train.seed, ctx.rank, ctx.world)
+        x = data.batch(idx).to(dev)
+        sigma = sample_sigmas(share, device=dev)
+        noise = torch.randn_like(x)
+        return edm_loss(net, x, sigma, noise).mean()
+
+    val_x = None
+    if val is not None:
+        val_x = val.batch(torch.arange(min(opts.val_samples, len(val)))).to(dev)
+    grid_noise = standard_noise(8, (2, data.resolution, data.resolution), seed=12345).to(dev)
+
+    def evaluate(ema_model, step):
+        metrics = {}
+        if val_x is not None:
+            losses = fixed_sigma_loss(ema_model, val_x, VAL_SIGMAS, seed=0)
+            metrics = {f"val_loss_sigma_{s:g}": round(v, 6) for s, v in losses.items()}
+            metrics["val_loss_mean"] = round(float(np.mean(list(losses.values()))), 6)
+        x = generate(ema_model, grid_noise, steps=opts.grid_steps).x
+        a, u = data.normaliser.to_physical(x.cpu().double())
+        save_field_grid({"a (raw)": a.numpy(), "a": problem.finalize_inputs(a).numpy(), "u": u.numpy()},
+                        out / "samples" / f"step-{step:07d}.png",
+                        title=f"{problem.name} teacher, EMA at step {step}, Heun-{opts.grid_steps}")
+        return metrics
+
+    def export(ema_model, extra):
+        info.training = {**info.training, **extra}
+        info.provenance = provenance(asdict(opts))
+        save_model(out / "teacher.pt", ema_model, info)
+
+    return train(denoiser, loss_fn, opts.train, out, ctx, evaluate=evaluate, export=export,
+                 on_progress=on_progress, resume=resume)
+
+
+@torch.no_grad()
+def sample_teacher(teacher: LoadedModel, n: int, *, steps: int = 18, sampler: str = "heun", seed: int = 0,
+                   batch: int = 64, resolution: int | None = None, device=None,
+                   on_progress: Callable[[int], None] | None = None):
+    """``n`` samples (sample i from noise seed (seed, i)) as physical float64 arrays and nfe.
+
+    Returns (a_raw, u, nfe): a_raw is the network's continuous a; apply the problem's
+    ``finalize_inputs`` (Darcy: threshold) before reporting anything physical.
+    """
+    res = resolution or teacher.resolution
+    device = device or next(teacher.denoiser.parameters()).device
+    a_all, u_all, nfe = [], [], 0
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        noise = standard_noise(m, (2, res, res), seed=seed, start=start).to(device)
+        out = generate(teacher.denoiser, noise, steps=steps, sampler=sampler)
+        a, u = teacher.normaliser.to_physical(out.x.double().cpu())
+        a_all.append(a.numpy())
+        u_all.append(u.numpy())
+        nfe = out.nfe
+        if on_progress:
+            on_progress(m)
+    return np.concatenate(a_all), np.concatenate(u_all), nfe
+
