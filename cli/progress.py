@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 stderr = Console(stderr=True)
+LOG_EVERY_S = 30.0
 
 
 @contextlib.contextmanager
@@ -26,11 +27,17 @@ def training_bar(description: str, total: int):
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]}"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    last_line = [0.0]
     with Progress(*columns, console=stderr, transient=False) as bar:
         task = bar.add_task(description, total=total, loss="-", rate="")
 
         def update(step: int, total: int, info: dict) -> None:
             bar.update(task, completed=step, total=total, loss=f"{info['loss']:.4g}",
                        rate=f"{info['it_s']:.1f} it/s {info['samples_s']:.0f} samples/s")
+            if not stderr.is_terminal and info["elapsed"] - last_line[0] >= LOG_EVERY_S:
+                # redirected to a log file: a plain line now and then instead of a live bar
+                last_line[0] = info["elapsed"]
+                stderr.print(f"{description}: step {step}/{total} loss {info['loss']:.4g} "
+                             f"{info['samples_s']:.0f} samples/s elapsed {info['elapsed'] / 60:.1f} min")
 
         yield update

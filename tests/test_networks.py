@@ -47,8 +47,8 @@ def test_unet_is_translation_equivariant_with_circular_padding():
 
 def test_unet_rejects_a_side_it_cannot_halve():
     with pytest.raises(InputError, match="divisible by 4"):
-        backbone_config("unet", "small", resolution=30, periodic=False)
-    net = build_backbone(backbone_config("unet", "small", resolution=32, periodic=False))
+        backbone_config("unet", "medium", resolution=30, periodic=False)
+    net = build_backbone(backbone_config("unet", "medium", resolution=32, periodic=False))
     with pytest.raises(ValueError, match="divisible"):
         net(torch.randn(1, 2, 30, 30), torch.zeros(1))
 

@@ -3,9 +3,10 @@
 A config is ``{"backbone": "unet" | "fno", "preset": name, **overrides}``; checkpoints store
 it, so a network is rebuilt exactly from its file. Presets (parameter counts for 2 channels):
 
-- ``unet/tiny``   for tests (< 0.5 M parameters);
-- ``unet/small``  the CPU preset of the reference teachers (chosen by measured validation loss
-  per CPU-minute, see benchmarks/results/unet_preset_choice.md);
+- ``unet/tiny``   for tests (50 k parameters);
+- ``unet/small``  the CPU preset of the reference teachers (0.2 M): the winner of equal-CPU-time
+  runs against 1.4-5.5 M networks (benchmarks/results/unet_preset_choice*.md);
+- ``unet/medium`` 3 levels, 64 channels (5.5-7.7 M), for longer CPU runs or small GPUs;
 - ``unet/ddpmpp`` DiffusionPDE's size (EDM's DDPM++, ~55 M), for GPU users;
 - ``fno/tiny``, ``fno/small``: neuraloperator's FNO with sigma channels (any resolution).
 """
@@ -20,8 +21,8 @@ __all__ = ["PRESETS", "build_backbone", "backbone_config", "count_parameters"]
 
 PRESETS: dict[str, dict[str, dict]] = {
     "unet": {
-        "tiny": {"channels": 16, "mult": (1, 2), "blocks": 1, "attn_resolutions": ()},
-        "small": {"channels": 32, "mult": (1, 2, 2), "blocks": 2, "attn_resolutions": (8,)},
+        "tiny": {"channels": 8, "mult": (1, 2), "blocks": 1, "attn_resolutions": ()},
+        "small": {"channels": 16, "mult": (1, 2), "blocks": 1, "attn_resolutions": ()},
         "medium": {"channels": 64, "mult": (1, 2, 2), "blocks": 2, "attn_resolutions": (8,)},
         "ddpmpp": {"channels": 128, "mult": (2, 2, 2), "blocks": 4, "attn_resolutions": (16,),
                    "dropout": 0.13},
