@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--profile", action="store_true", help="print the op profile of one step of each preset")
     args = parser.parse_args()
     dev = torch.device(args.device)
     rows = []
@@ -59,6 +60,10 @@ def main() -> None:
                     torch.cuda.synchronize()
 
             t_step = _median_time(step, args.repeats)
+            if args.profile:
+                with torch.profiler.profile() as prof:
+                    step()
+                print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
             model.eval()
 
             def sample():

@@ -55,11 +55,11 @@ def floors(ref: ReferenceSets) -> dict:
 
 def teacher_row(teacher: LoadedModel, ref: ReferenceSets, *, steps: int = 18, batch: int = 128,
                 seed: int = 1, sampler: str = "heun", on_progress=None) -> dict:
-    """Sample as many fields as the reference set holds and score them (teacher Heun-N row)."""
-    n = len(ref.u_test)
+    """Sample as many fields as the reference set holds, at its resolution, and score them."""
+    n, res = len(ref.u_test), ref.u_test.shape[-1]
     t0 = time.perf_counter()
     a, u, nfe = sample_teacher(teacher, n, steps=steps, sampler=sampler, seed=seed, batch=batch,
-                               on_progress=on_progress)
+                               resolution=res, on_progress=on_progress)
     seconds = time.perf_counter() - t0
     label = f"teacher {sampler.capitalize()}-{steps}"
     return evaluate_fields(label, a, u, ref, nfe=nfe, seconds=seconds, batch=min(batch, n))

@@ -98,3 +98,14 @@ def test_data_without_statistics_is_refused(dataset_dir, tmp_path):
         del f.attrs["norm_mean_a"]
     _one_line_error(_piddm("train-teacher", "--pde", "darcy", "--data", data, "-o", tmp_path / "r"),
                     "no normalisation statistics")
+
+
+def test_an_fno_teacher_samples_at_a_finer_grid(dataset_dir, tmp_path):
+    run = tmp_path / "fno"
+    res = _piddm("train-teacher", "--pde", "darcy", "--data", dataset_dir("darcy"), "-o", run, "--backbone", "fno",
+                 "--preset", "tiny", "--steps", "2", "--batch", "8", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    res = _piddm("sample", "--ckpt", run, "--n", "3", "--steps", "2", "--resolution", "32", "-o", tmp_path / "s")
+    assert res.returncode == 0, res.stderr
+    with h5py.File(tmp_path / "s" / "samples.h5") as f:
+        assert f["u"].shape == (3, 32, 32) and f.attrs["resolution"] == 32

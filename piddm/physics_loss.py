@@ -1,0 +1,43 @@
+"""The physics term of the student's loss: R(x), the squared normalised residual of a field.
+
+R(x) = (RMS of the PDE residual / the data set's residual scale)^2 + (RMS of the boundary
+values / RMS of u)^2, per sample, for normalised channels x = (a, u) mapped back to physical
+units. It uses pde_bench's exact operator (DESIGN.md rule 3), so ground truth scores at the
+floating-point floor. Darcy's a is not thresholded here: the residual is trained on the
+network's continuous a (clamped positive inside the operator); reports threshold it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pde_bench.problems.base import Problem
+from pde_bench.torch_data import Normaliser
+
+__all__ = ["PhysicsLoss"]
+
+
+class PhysicsLoss:
+    """Callable ``R(x) -> (B,)`` for normalised fields x (B, 2, N, N); differentiable."""
+
+    def __init__(self, problem: Problem, normaliser: Normaliser, scale: float, u_rms: float,
+                 boundary_weight: float = 1.0):
+        if not (scale > 0 and u_rms > 0):
+            raise ValueError(f"residual scale and u RMS must be positive, got {scale}, {u_rms}")
+        self.problem, self.normaliser = problem, normaliser
+        self.scale, self.u_rms, self.boundary_weight = float(scale), float(u_rms), float(boundary_weight)
+
+    def terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(PDE term, boundary term) per sample, both squared and normalised."""
+        a, u = self.normaliser.to_physical(x)
+        r = self.problem.residual(a, u, check=False)
+        pde = r.pow(2).mean(dim=(-2, -1)) / self.scale**2
+        if self.problem.boundary == "dirichlet":
+            bc = self.problem.boundary_residual(u, check=False).pow(2).mean(dim=-1) / self.u_rms**2
+        else:
+            bc = torch.zeros_like(pde)
+        return pde, bc
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        pde, bc = self.terms(x)
+        return pde + self.boundary_weight * bc

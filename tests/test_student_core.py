@@ -1,0 +1,59 @@
+"""The student's building blocks: physics term, one-step parameterisation, distillation pairs."""
+
+import torch
+
+from pde_bench.torch_data import FieldDataset
+from pde_bench.datasets import problem_from_attrs
+from piddm.edm import Denoiser
+from piddm.networks import backbone_config, build_backbone
+from piddm.physics_loss import PhysicsLoss
+from piddm.student import Student, make_pairs, read_pairs, write_pairs
+
+
+def _physics(data_dir):
+    ds = FieldDataset(data_dir, "train")
+    prob = problem_from_attrs(ds.attrs)
+    n = ds.normaliser
+    u_rms = (n.mean_u**2 + n.std_u**2) ** 0.5
+    return ds, PhysicsLoss(prob, n, float(ds.attrs["residual_scale"]), u_rms)
+
+
+def test_physics_term_vanishes_on_ground_truth_and_not_on_noise(dataset_dir):
+    for name in ("darcy", "poisson"):
+        ds, R = _physics(dataset_dir(name))
+        x = ds.batch(torch.arange(8)).double()
+        assert R(x).max() < 1e-8  # float32 storage: squared floor
+        assert R(x + 0.01 * torch.randn_like(x)).min() > 1e-4
+
+
+def test_physics_term_is_differentiable(dataset_dir):
+    ds, R = _physics(dataset_dir("darcy"))
+    x = ds.batch(torch.arange(2)).double()[..., :8, :8].clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda y: R(y), (x,), eps=1e-6, atol=1e-5)
+
+
+def _tiny_denoiser(seed=0):
+    torch.manual_seed(seed)
+    return Denoiser(build_backbone(backbone_config("unet", "tiny", resolution=16, periodic=False)))
+
+
+def test_student_output_has_no_skip_noise():
+    d = _tiny_denoiser()  # fresh network: F = 0
+    student = Student(d)
+    eps = torch.randn(3, 2, 16, 16)
+    assert student(eps).abs().max() == 0  # D would give c_skip * 80 * eps = 3.1e-3 eps here
+    skip = d(eps * 80, torch.full((3,), 80.0))
+    assert skip.abs().max() > 1e-3
+
+
+def test_pairs_are_reproducible_and_cached(tmp_path):
+    d = _tiny_denoiser().eval()
+    eps, x0 = make_pairs(d, 5, 16, steps=2, seed=3, batch=2)
+    eps2, x02 = make_pairs(d, 3, 16, steps=2, seed=3, start=2, batch=3)
+    assert torch.equal(eps[2:], eps2) and torch.allclose(x0[2:], x02, atol=1e-6)
+    path = tmp_path / "pairs.h5"
+    write_pairs(path, eps, x0, {"teacher_hash": "abc", "steps": 2})
+    got = read_pairs(path, {"teacher_hash": "abc", "steps": 2})
+    assert got is not None and torch.equal(got[0], eps) and torch.equal(got[1], x0)
+    assert read_pairs(path, {"teacher_hash": "abd", "steps": 2}) is None
+    assert read_pairs(path, {"teacher_hash": "abc", "steps": 3}) is None
