@@ -57,3 +57,18 @@ def test_pairs_are_reproducible_and_cached(tmp_path):
     assert got is not None and torch.equal(got[0], eps) and torch.equal(got[1], x0)
     assert read_pairs(path, {"teacher_hash": "abd", "steps": 2}) is None
     assert read_pairs(path, {"teacher_hash": "abc", "steps": 3}) is None
+
+
+def test_refinement_lowers_the_objective_and_stays_on_the_shell():
+    from piddm.refine import refine_noise, to_shell
+
+    torch.manual_seed(0)
+    lin = torch.nn.Conv2d(2, 2, 3, padding=1)
+    target = torch.randn(1, 2, 8, 8)
+    out = refine_noise(lin, torch.randn(4, 2, 8, 8), lambda x: (x - target).pow(2).mean(dim=(1, 2, 3)),
+                       steps=20, lr=0.1)
+    assert out.history[-1] < 0.9 * out.history[0]
+    norms = out.eps.flatten(1).norm(dim=1)
+    assert torch.allclose(norms, torch.full_like(norms, 128**0.5), rtol=1e-5)
+    assert (out.nfe, out.grad_evals) == (21, 20)
+    assert torch.allclose(to_shell(out.eps), out.eps)

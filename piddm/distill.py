@@ -1,0 +1,187 @@
+"""PIDDM distillation: train the one-step student on teacher pairs plus the PDE residual.
+
+Loss per sample: ||G(eps) - x0(eps)||^2 (mean over pixels, normalised units) + lam(t) R(G(eps)),
+R the squared normalised residual with the boundary term (:class:`PhysicsLoss`) evaluated on
+the student's own clean output -- a real sample, not a posterior mean, so there is no Jensen
+gap. lam ramps up linearly over ``lam_warmup`` steps. A fraction of the pairs is replaced by
+fresh teacher solves every ``refresh_every`` steps. Training itself is the shared loop of
+:mod:`piddm.training` (EMA, checkpoints, exact resume, torchrun).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from pde_bench.conventions import InputError, check_output, provenance
+
+from .distributed import Context
+from .files import atomic_write_json
+from .model_file import LoadedModel, ModelInfo, load_model, save_model
+from .physics_loss import PhysicsLoss
+from .student import Student, file_hash, make_pairs, read_pairs, write_pairs
+from .training import TrainConfig, TrainResult, batch_indices, train
+
+__all__ = ["DistillOptions", "physics_of", "distill", "load_student"]
+
+OPTIONS = "options.json"
+PAIRS = "pairs.h5"
+VAL_PAIRS = 64
+VAL_SEED_OFFSET = 1_000_003  # validation pairs come from their own noise stream
+
+
+@dataclass
+class DistillOptions:
+    pde: str
+    teacher: str
+    out: str
+    pairs: int = 2048
+    pair_steps: int = 18  # Heun steps N_s of the teacher solve behind each pair
+    refresh_every: int = 0  # steps between pair refreshes (0: never)
+    refresh_fraction: float = 0.1
+    lam: float = 1.0
+    lam_warmup: int = 200
+    seed: int = 0
+    device: str = "auto"
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, lr=1e-4, warmup=50,
+                                                                    ema_halflife=5_000))
+
+    def check(self) -> None:
+        if self.pairs < 1 or self.pair_steps < 1:
+            raise InputError(f"--pairs and --pair-steps must be >= 1, got {self.pairs}, {self.pair_steps}")
+        if not self.lam >= 0:
+            raise InputError(f"--lam must be >= 0, got {self.lam}")
+        if self.refresh_every < 0 or not 0 < self.refresh_fraction <= 1:
+            raise InputError("--refresh-every must be >= 0 and --refresh-fraction in (0, 1]")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DistillOptions":
+        return cls(**{**d, "train": TrainConfig(**d["train"])})
+
+
+def physics_of(model: LoadedModel) -> PhysicsLoss:
+    """The physics term for a model's problem, scale and normalisation (stored in its file)."""
+    n = model.normaliser
+    scale = model.info.data.get("residual_scale")
+    if scale is None:
+        raise InputError(f"{model.path}: no residual scale stored with this model")
+    return PhysicsLoss(model.problem, n, float(scale), (n.mean_u**2 + n.std_u**2) ** 0.5)
+
+
+def load_student(path, *, problem: str | None = None, device="cpu") -> tuple[Student, LoadedModel]:
+    """A student file as a ready :class:`Student` (eval mode, no gradients) and its metadata."""
+    loaded = load_model(path, "student", problem=problem, device=device)
+    student = Student(loaded.denoiser).to(device).eval().requires_grad_(False)
+    return student, loaded
+
+
+def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwrite: bool = False,
+            on_progress: Callable | None = None, on_pairs: Callable[[int], None] | None = None) -> TrainResult:
+    """Build or reuse the pairs, then train the student into ``opts.out``."""
+    opts.check()
+    out = Path(opts.out)
+    if resume and not (out / "checkpoint.pt").exists():
+        raise InputError(f"{out}: nothing to resume (no checkpoint.pt)")
+    if not resume and ctx.is_main:
+        check_output(out, overwrite)
+    teacher = load_model(opts.teacher, "teacher", problem=opts.pde, device=ctx.device)
+    physics = physics_of(teacher)
+    res = teacher.resolution
+    t_hash = file_hash(teacher.path)
+    if ctx.is_main:
+        if overwrite and out.exists() and not resume:
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            atomic_write_json(out / OPTIONS, {"options": asdict(opts), "teacher_hash": t_hash,
+                                              "world_size": ctx.world, "provenance": provenance(asdict(opts))})
+    ctx.barrier()
+
+    expect = {"teacher_hash": t_hash, "pair_steps": opts.pair_steps, "n": opts.pairs, "seed": opts.seed}
+    cached = read_pairs(out / PAIRS, expect)
+    if cached is None:  # every rank solves the same seeds: identical pairs without communication
+        eps, x0 = make_pairs(teacher.denoiser, opts.pairs, res, steps=opts.pair_steps, seed=opts.seed,
+                             device=ctx.device, on_progress=on_pairs if ctx.is_main else None)
+        refreshed = 0
+        if ctx.is_main:
+            write_pairs(out / PAIRS, eps, x0, {**expect, "refreshed": 0})
+    else:
+        eps, x0 = cached
+        import h5py
+
+        with h5py.File(out / PAIRS, "r") as f:
+            refreshed = int(f.attrs.get("refreshed", 0))
+    ctx.barrier()
+    val_eps, val_x0 = make_pairs(teacher.denoiser, VAL_PAIRS, res, steps=opts.pair_steps,
+                                 seed=opts.seed + VAL_SEED_OFFSET, device=ctx.device)
+    state = {"eps": eps, "x0": x0, "refreshed": refreshed}
+    n_refresh = max(1, int(round(opts.refresh_fraction * opts.pairs)))
+
+    def refresh(step: int) -> None:
+        """Replace the next block of pairs by fresh teacher solves (new noise seeds)."""
+        k = state["refreshed"]
+        start = (k * n_refresh) % opts.pairs
+        idx = (start + torch.arange(n_refresh)) % opts.pairs
+        with torch.autocast(ctx.device.type, enabled=False):  # pairs in full precision
+            new_eps, new_x0 = make_pairs(teacher.denoiser, n_refresh, res, steps=opts.pair_steps, seed=opts.seed,
+                                         start=opts.pairs + k * n_refresh, device=ctx.device)
+        state["eps"][idx], state["x0"][idx] = new_eps, new_x0
+        state["refreshed"] = k + 1
+
+    student = Student(teacher.denoiser)
+    dev = ctx.device
+
+    def lam_at(step: int) -> float:
+        return opts.lam * min(1.0, (step + 1) / opts.lam_warmup) if opts.lam_warmup else opts.lam
+
+    def loss_fn(net, step):
+        if opts.refresh_every and step and step % opts.refresh_every == 0 and \
+                state["refreshed"] < step // opts.refresh_every:
+            refresh(step)
+        idx = batch_indices(step, opts.train.batch, opts.pairs, opts.seed, ctx.rank, ctx.world)
+        e, target = state["eps"][idx].to(dev), state["x0"][idx].to(dev)
+        g = net(e)
+        mse = (g.float() - target).pow(2).flatten(1).mean(1)
+        loss = mse
+        if opts.lam:
+            loss = loss + lam_at(step) * physics(g.double()).float()
+        return loss.mean()
+
+    def evaluate(ema_model, step):
+        with torch.no_grad():
+            g = ema_model(val_eps.to(dev))
+            mse = (g.float() - val_x0.to(dev)).pow(2).mean().item()
+            pde, bc = physics.terms(g.double())
+        return {"val_mse": round(mse, 7), "val_residual_sq": float(f"{pde.mean().item():.6g}"),
+                "val_bc_sq": float(f"{bc.mean().item():.6g}"), "lam": lam_at(step - 1)}
+
+    info = ModelInfo(kind="student", problem=teacher.problem.name, params=dict(teacher.problem.params),
+                     resolution=res, backbone=teacher.info.backbone, normaliser=asdict(teacher.normaliser),
+                     data=teacher.info.data,
+                     training={**asdict(opts.train), "pairs": opts.pairs, "pair_steps": opts.pair_steps,
+                               "lam": opts.lam, "lam_warmup": opts.lam_warmup,
+                               "refresh_every": opts.refresh_every, "refresh_fraction": opts.refresh_fraction,
+                               "teacher": str(teacher.path), "teacher_hash": t_hash,
+                               "teacher_training": teacher.info.training})
+
+    def export(ema_model, extra):
+        info.training = {**info.training, **extra}
+        info.provenance = provenance(asdict(opts))
+        save_model(out / "student.pt", ema_model.denoiser, info)
+        write_pairs(out / PAIRS, state["eps"], state["x0"], {**expect, "refreshed": state["refreshed"]})
+
+    return train(student, loss_fn, opts.train, out, ctx, evaluate=evaluate, export=export,
+                 on_progress=on_progress, resume=resume)
+
+
+def stored_options(out: Path) -> DistillOptions:
+    path = Path(out) / OPTIONS
+    if not path.exists():
+        raise InputError(f"{out}: nothing to resume (no {OPTIONS})")
+    return DistillOptions.from_dict(json.loads(path.read_text())["options"])
+
