@@ -36,9 +36,3 @@ class EMA:
             p_ema.lerp_(p.detach(), 1 - beta)
         for b_ema, b in zip(self.model.buffers(), model.buffers()):
             b_ema.copy_(b)
-
-    def state_dict(self) -> dict:
-        return self.model.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state)

@@ -20,7 +20,7 @@ from pde_bench.problems.base import Problem
 from pde_bench.torch_data import Normaliser
 
 from .edm import Denoiser
-from .files import atomic_torch_save
+from .files import atomic_torch_save, load_tensor_state, tensor_state
 from .networks import build_backbone
 
 __all__ = ["ModelInfo", "LoadedModel", "save_model", "load_model", "resolve_model_path"]
@@ -57,8 +57,7 @@ class LoadedModel:
 
 
 def save_model(path: Path, denoiser: Denoiser, info: ModelInfo) -> None:
-    state = {k: v.detach().cpu() for k, v in denoiser.state_dict().items()}
-    atomic_torch_save({"format": FORMAT, **asdict(info), "state": state}, Path(path))
+    atomic_torch_save({"format": FORMAT, **asdict(info), "state": tensor_state(denoiser)}, Path(path))
 
 
 def resolve_model_path(path: Path | str, kind: str) -> Path:
@@ -97,7 +96,7 @@ def load_model(path: Path | str, kind: str = "teacher", *, problem: str | None =
     net = build_backbone(info.backbone)
     denoiser = Denoiser(net)
     try:
-        denoiser.load_state_dict(blob["state"])
+        load_tensor_state(denoiser, blob["state"])
     except RuntimeError as err:
         raise InputError(f"{path}: weights do not fit the {info.backbone['backbone']}/"
                          f"{info.backbone['preset']} backbone it names ({str(err).splitlines()[0]})") from None

@@ -26,7 +26,7 @@ from pde_bench.conventions import InputError
 
 from .distributed import Context
 from .ema import EMA
-from .files import atomic_torch_save
+from .files import atomic_torch_save, load_tensor_state, tensor_state
 
 __all__ = ["TrainConfig", "TrainResult", "train", "batch_indices", "step_seed", "load_checkpoint"]
 
@@ -159,8 +159,8 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, int], torch.Tensor], c
     start, elapsed_before = 0, 0.0
     if resume:
         state = load_checkpoint(run_dir / CHECKPOINT)
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
+        load_tensor_state(model, state["model"])
+        load_tensor_state(ema.model, state["ema"])
         opt.load_state_dict(state["optimizer"])
         start, elapsed_before = state["step"], state["elapsed"]
         if ctx.is_main:
@@ -185,7 +185,7 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, int], torch.Tensor], c
             if metrics:
                 _append_csv(run_dir / EVAL_CSV, ["step", *metrics], [[step, *metrics.values()]])
                 history.append({"step": step, **metrics})
-            atomic_torch_save({"model": model.state_dict(), "ema": ema.state_dict(),
+            atomic_torch_save({"model": tensor_state(model), "ema": tensor_state(ema.model),
                                "optimizer": opt.state_dict(), "step": step, "elapsed": elapsed,
                                "config": asdict(cfg)}, run_dir / CHECKPOINT)
             if export is not None:
