@@ -81,6 +81,7 @@ def sample(
 ):
     """Draw samples from a teacher: <out>/samples.h5 (data-set format, physical units) + samples.png."""
     import time
+    from dataclasses import asdict
 
     from pde_bench.conventions import InputError, atomic_output, check_output, provenance
     from pde_bench.storage import write_fields
@@ -106,8 +107,7 @@ def sample(
                                        resolution=res, device=dev, on_progress=advance)
     seconds = time.perf_counter() - t0
     a = teacher.problem.finalize_inputs(a_raw)
-    stats = {f"norm_{k}": v for k, v in (("mean_a", teacher.normaliser.mean_a), ("std_a", teacher.normaliser.std_a),
-                                         ("mean_u", teacher.normaliser.mean_u), ("std_u", teacher.normaliser.std_u))}
+    stats = {f"norm_{k}": v for k, v in asdict(teacher.normaliser).items() if k != "sigma_data"}
     attrs = {**teacher.problem.describe(), "resolution": res, "seed": seed, "split": "samples",
              "sampler": sampler, "steps": steps, "nfe": nfe, "teacher": str(teacher.path),
              "residual_scale": teacher.info.data.get("residual_scale", 1.0), **stats,

@@ -111,11 +111,8 @@ def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwri
         if ctx.is_main:
             write_pairs(out / PAIRS, eps, x0, {**expect, "refreshed": 0})
     else:
-        eps, x0 = cached
-        import h5py
-
-        with h5py.File(out / PAIRS, "r") as f:
-            refreshed = int(f.attrs.get("refreshed", 0))
+        eps, x0, attrs = cached
+        refreshed = int(attrs.get("refreshed", 0))
     ctx.barrier()
     val_eps, val_x0 = make_pairs(teacher.denoiser, VAL_PAIRS, res, steps=opts.pair_steps,
                                  seed=opts.seed + VAL_SEED_OFFSET, device=ctx.device)

@@ -60,7 +60,7 @@ class Denoiser(nn.Module):
             sigma = sigma.expand(x.shape[0])
         c_skip, c_out, c_in, c_noise = coefficients(sigma.double(), self.sigma_data)
         shape = (-1,) + (1,) * (x.ndim - 1)
-        x_in = (c_in.reshape(shape) * x.double()).float()
+        x_in = (c_in.reshape(shape).to(x.dtype) * x).float()
         f = self.backbone(x_in, c_noise.float(), class_labels).to(x.dtype)
         return c_skip.reshape(shape).to(x.dtype), c_out.reshape(shape).to(x.dtype), f
 

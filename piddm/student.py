@@ -80,15 +80,12 @@ def write_pairs(path: Path, eps: torch.Tensor, x0: torch.Tensor, attrs: dict) ->
             f.attrs[k] = v
 
 
-def read_pairs(path: Path, expect: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Cached pairs if ``path`` exists and its attributes match ``expect`` (else None: remake)."""
+def read_pairs(path: Path, expect: dict) -> tuple[torch.Tensor, torch.Tensor, dict] | None:
+    """Cached (eps, x0, attrs) if ``path`` exists and its attributes match ``expect`` (else None)."""
     if not Path(path).exists():
         return None
     with h5py.File(path, "r") as f:
-        for k, v in expect.items():
-            got = f.attrs.get(k)
-            if isinstance(got, bytes):
-                got = got.decode()
-            if got is None or (np.asarray(got) != np.asarray(v)).any():
-                return None
-        return torch.from_numpy(f["eps"][...]), torch.from_numpy(f["x0"][...])
+        attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in f.attrs.items()}
+        if any(k not in attrs or (np.asarray(attrs[k]) != np.asarray(v)).any() for k, v in expect.items()):
+            return None
+        return torch.from_numpy(f["eps"][...]), torch.from_numpy(f["x0"][...]), attrs

@@ -54,7 +54,7 @@ def test_pairs_are_reproducible_and_cached(tmp_path):
     path = tmp_path / "pairs.h5"
     write_pairs(path, eps, x0, {"teacher_hash": "abc", "steps": 2})
     got = read_pairs(path, {"teacher_hash": "abc", "steps": 2})
-    assert got is not None and torch.equal(got[0], eps) and torch.equal(got[1], x0)
+    assert got is not None and torch.equal(got[0], eps) and torch.equal(got[1], x0) and got[2]["steps"] == 2
     assert read_pairs(path, {"teacher_hash": "abd", "steps": 2}) is None
     assert read_pairs(path, {"teacher_hash": "abc", "steps": 3}) is None
 
