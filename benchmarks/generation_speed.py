@@ -12,9 +12,9 @@ import argparse
 import time
 
 import torch
+from _report import write_table
 
 import pde_bench
-from _report import write_table
 
 TARGETS = {"darcy": 50, "poisson": 200, "helmholtz": 200, "navier-stokes": 2}
 

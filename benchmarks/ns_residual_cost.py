@@ -13,9 +13,9 @@ import argparse
 import time
 
 import torch
+from _report import write_table
 
 import pde_bench
-from _report import write_table
 
 
 def _time(fn, repeats: int) -> float:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 
 import torch
+from _report import write_table
 
 import pde_bench
-from _report import write_table
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 
 import torch
-
 from _report import write_table
+
 from piddm.evaluation import ReferenceSets, floors, teacher_row
 from piddm.model_file import load_model
 

@@ -14,8 +14,8 @@ import statistics
 import time
 
 import torch
-
 from _report import write_table
+
 from piddm.edm import Denoiser, edm_loss, sample_sigmas
 from piddm.networks import backbone_config, build_backbone, count_parameters
 from piddm.sampling import generate

@@ -14,8 +14,8 @@ import argparse
 import tempfile
 
 import torch
-
 from _report import write_table
+
 from piddm.distributed import setup
 from piddm.networks import backbone_config, build_backbone, count_parameters
 from piddm.teacher import TeacherOptions, train_teacher

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -31,10 +30,10 @@ def generate(
     n_test: int = typer.Option(256, "--n-test", help="test samples"),
     resolution: int = typer.Option(64, "--resolution", help="grid points per side"),
     seed: int = typer.Option(0, "--seed"),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="data-set folder [data/<pde>-<resolution>]"),
+    out: Path | None = typer.Option(None, "-o", "--out", help="data-set folder [data/<pde>-<resolution>]"),
     dtype: str = typer.Option("float32", "--dtype", help="float32 | float64 (storage)"),
     workers: int = typer.Option(1, "--workers", help="processes on this machine"),
-    shard: Optional[str] = typer.Option(None, "--shard", help="k/N: write only shard k of N (merge later)"),
+    shard: str | None = typer.Option(None, "--shard", help="k/N: write only shard k of N (merge later)"),
     param: list[str] = typer.Option([], "--param", help="physical parameter, name=value (repeatable)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
 ):
@@ -42,10 +41,9 @@ def generate(
     import pde_bench
     from pde_bench.conventions import check_output
     from pde_bench.datasets import generate_dataset, parse_shard, shard_range
+    from pde_bench.problems.base import check_resolution
 
     from .progress import progress_bar
-
-    from pde_bench.problems.base import check_resolution
 
     problem = pde_bench.get_problem(pde, **_params(param))
     resolution = check_resolution(resolution)
@@ -85,7 +83,7 @@ def merge(
 def inspect(
     path: Path = typer.Argument(..., help="a data-set folder or a data file of any supported format"),
     samples: int = typer.Option(64, "--samples", help="samples used for the residual floor"),
-    problem: Optional[str] = typer.Option(None, "--problem", help="problem of a foreign file, when its format does not say"),
+    problem: str | None = typer.Option(None, "--problem", help="problem of a foreign file, when its format does not say"),
     param: list[str] = typer.Option([], "--param", help="physical parameter of a foreign file, name=value"),
 ):
     """Format, problem, splits, shapes, value ranges and the ground-truth residual floor."""

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 
 def train_teacher(
     pde: str = typer.Option(..., "--pde", help="darcy | poisson | helmholtz | navier-stokes"),
-    data: Optional[Path] = typer.Option(None, "--data", help="data-set folder [data/<pde>-32]"),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="run folder [runs/<pde>-teacher]"),
+    data: Path | None = typer.Option(None, "--data", help="data-set folder [data/<pde>-32]"),
+    out: Path | None = typer.Option(None, "-o", "--out", help="run folder [runs/<pde>-teacher]"),
     backbone: str = typer.Option("unet", "--backbone", help="unet | fno"),
     preset: str = typer.Option("small", "--preset", help="unet: tiny | small | medium | ddpmpp; fno: tiny | small"),
     batch: int = typer.Option(64, "--batch", help="global batch (split over torchrun processes)"),
     lr: float = typer.Option(5e-4, "--lr", help="peak learning rate (AdamW)"),
     warmup: int = typer.Option(200, "--warmup", help="steps of linear learning-rate warm-up"),
     steps: int = typer.Option(20_000, "--steps", help="optimiser steps"),
-    minutes: Optional[float] = typer.Option(None, "--minutes", help="wall-time budget; stops at steps or minutes"),
+    minutes: float | None = typer.Option(None, "--minutes", help="wall-time budget; stops at steps or minutes"),
     ema_halflife: float = typer.Option(50_000, "--ema-halflife", help="EMA half-life in samples"),
     grad_clip: float = typer.Option(1.0, "--grad-clip", help="gradient-norm clip (0: off)"),
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every", help="steps between checkpoints"),
@@ -31,7 +30,8 @@ def train_teacher(
     """Train an EDM teacher on the joint field (a, u); the same command runs under torchrun (DDP)."""
     from pde_bench.conventions import InputError
     from piddm.distributed import setup
-    from piddm.teacher import TeacherOptions, check_teacher_inputs, train_teacher as run
+    from piddm.teacher import TeacherOptions, check_teacher_inputs
+    from piddm.teacher import train_teacher as run
     from piddm.training import TrainConfig
 
     from .progress import training_bar
@@ -72,7 +72,7 @@ def sample(
     n: int = typer.Option(64, "--n", help="number of samples"),
     steps: int = typer.Option(18, "--steps", help="sampler steps N (Heun: 2N-1 network calls)"),
     sampler: str = typer.Option("heun", "--sampler", help="heun | euler"),
-    resolution: Optional[int] = typer.Option(None, "--resolution", help="grid side (FNO teachers only) [trained]"),
+    resolution: int | None = typer.Option(None, "--resolution", help="grid side (FNO teachers only) [trained]"),
     seed: int = typer.Option(0, "--seed", help="noise seed (sample i uses (seed, i))"),
     batch: int = typer.Option(64, "--batch"),
     out: Path = typer.Option(Path("samples"), "-o", "--out", help="output folder"),
@@ -83,7 +83,12 @@ def sample(
     import time
     from dataclasses import asdict
 
-    from pde_bench.conventions import InputError, atomic_output, check_output, provenance
+    from pde_bench.conventions import (
+        InputError,
+        atomic_output,
+        check_output,
+        provenance,
+    )
     from pde_bench.storage import write_fields
     from piddm.distributed import resolve_device
     from piddm.model_file import load_model

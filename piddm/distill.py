@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -27,7 +27,7 @@ from .physics_loss import PhysicsLoss
 from .student import Student, file_hash, make_pairs, read_pairs, write_pairs
 from .training import TrainConfig, TrainResult, batch_indices, train
 
-__all__ = ["DistillOptions", "physics_of", "distill", "load_student"]
+__all__ = ["DistillOptions", "distill", "load_student", "physics_of"]
 
 OPTIONS = "options.json"
 PAIRS = "pairs.h5"
@@ -60,7 +60,7 @@ class DistillOptions:
             raise InputError("--refresh-every must be >= 0 and --refresh-fraction in (0, 1]")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DistillOptions":
+    def from_dict(cls, d: dict) -> DistillOptions:
         return cls(**{**d, "train": TrainConfig(**d["train"])})
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["Context", "setup", "resolve_device"]
+__all__ = ["Context", "resolve_device", "setup"]
 
 
 def resolve_device(device: str = "auto", local_rank: int = 0) -> torch.device:

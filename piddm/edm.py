@@ -12,8 +12,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["SIGMA_DATA", "EDMSchedule", "coefficients", "Denoiser", "sample_sigmas", "edm_loss",
-           "fixed_sigma_loss"]
+__all__ = [
+    "SIGMA_DATA",
+    "Denoiser",
+    "EDMSchedule",
+    "coefficients",
+    "edm_loss",
+    "fixed_sigma_loss",
+    "sample_sigmas",
+]
 
 SIGMA_DATA = 0.5
 

@@ -17,7 +17,7 @@ from .model_file import LoadedModel
 from .quality import ensemble_errors, ensemble_floor, physics_errors
 from .teacher import sample_teacher
 
-__all__ = ["ReferenceSets", "evaluate_fields", "teacher_row", "floors"]
+__all__ = ["ReferenceSets", "evaluate_fields", "floors", "teacher_row"]
 
 
 class ReferenceSets:

@@ -9,7 +9,7 @@ import torch
 
 from pde_bench.conventions import atomic_output
 
-__all__ = ["atomic_torch_save", "atomic_write_text", "atomic_write_json", "tensor_state", "load_tensor_state"]
+__all__ = ["atomic_torch_save", "atomic_write_json", "atomic_write_text", "load_tensor_state", "tensor_state"]
 
 
 def atomic_torch_save(obj, path: Path) -> None:

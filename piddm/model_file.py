@@ -23,7 +23,7 @@ from .edm import Denoiser
 from .files import atomic_torch_save, load_tensor_state, tensor_state
 from .networks import build_backbone
 
-__all__ = ["ModelInfo", "LoadedModel", "save_model", "load_model", "resolve_model_path"]
+__all__ = ["LoadedModel", "ModelInfo", "load_model", "resolve_model_path", "save_model"]
 
 FORMAT = "piddm-model/1"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from pde_bench import get_problem
 from pde_bench.conventions import InputError
 
-__all__ = ["REFERENCE_DIR", "reference_model", "reference_provenance", "available_references"]
+__all__ = ["REFERENCE_DIR", "available_references", "reference_model", "reference_provenance"]
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 

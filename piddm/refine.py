@@ -8,12 +8,12 @@ student never saw.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
-__all__ = ["to_shell", "RefineResult", "refine_noise"]
+__all__ = ["RefineResult", "refine_noise", "to_shell"]
 
 
 def to_shell(eps: torch.Tensor) -> torch.Tensor:

@@ -8,15 +8,22 @@ hook in through ``callback``/their own step, not copies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from .edm import EDMSchedule
 
-__all__ = ["SampleResult", "karras_sigmas", "sample_euler", "sample_heun", "generate", "SAMPLERS",
-           "heun_nfe"]
+__all__ = [
+    "SAMPLERS",
+    "SampleResult",
+    "generate",
+    "heun_nfe",
+    "karras_sigmas",
+    "sample_euler",
+    "sample_heun",
+]
 
 DenoiserFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ from .plots import save_field_grid
 from .sampling import generate
 from .training import TrainConfig, TrainResult, batch_indices, train
 
-__all__ = ["TeacherOptions", "check_teacher_inputs", "train_teacher", "sample_teacher", "VAL_SIGMAS"]
+__all__ = ["VAL_SIGMAS", "TeacherOptions", "check_teacher_inputs", "sample_teacher", "train_teacher"]
 
 VAL_SIGMAS = (0.01, 0.1, 0.5, 2.0, 10.0)
 OPTIONS = "options.json"
@@ -53,12 +53,12 @@ class TeacherOptions:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TeacherOptions":
+    def from_dict(cls, d: dict) -> TeacherOptions:
         """Options as saved in a run's options.json."""
         return cls(**{**d, "train": TrainConfig(**d["train"])})
 
     @classmethod
-    def of_run(cls, out: Path | str) -> "TeacherOptions":
+    def of_run(cls, out: Path | str) -> TeacherOptions:
         path = Path(out) / OPTIONS
         if not path.exists():
             raise InputError(f"{out}: nothing to resume (no {OPTIONS})")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import csv
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -28,7 +28,7 @@ from .distributed import Context
 from .ema import EMA
 from .files import atomic_torch_save, load_tensor_state, tensor_state
 
-__all__ = ["TrainConfig", "TrainResult", "train", "batch_indices", "step_seed", "load_checkpoint"]
+__all__ = ["TrainConfig", "TrainResult", "batch_indices", "load_checkpoint", "step_seed", "train"]
 
 CHECKPOINT = "checkpoint.pt"
 LOSS_CSV = "loss.csv"

@@ -74,7 +74,7 @@ def test_cli_lists_problems():
 def test_cli_user_error_is_one_line_with_exit_2(monkeypatch):
     from typer.testing import CliRunner
 
-    import cli.main as main
+    from cli import main
 
     @main.app.command("fail-for-test", hidden=True)
     def _fail():
@@ -93,7 +93,7 @@ def test_cli_user_error_is_one_line_with_exit_2(monkeypatch):
 
 
 def test_cli_error_message_on_stderr(capsys, monkeypatch):
-    import cli.main as main
+    from cli import main
 
     monkeypatch.setattr(sys, "argv", ["piddm", "problems"])
     with pytest.raises(SystemExit) as exit_info:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from pde_bench.torch_data import FieldDataset
 from piddm.edm import Denoiser, fixed_sigma_loss
 from piddm.networks import backbone_config, build_backbone
-from pde_bench.torch_data import FieldDataset
 
 SCRIPT = Path(__file__).parent / "scripts" / "ddp_train.py"
 

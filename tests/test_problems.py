@@ -5,6 +5,8 @@ import pytest
 import torch
 
 import pde_bench
+
+
 def normalised(prob, a, u, dtype=torch.float64):
     r = prob.residual(torch.as_tensor(a, dtype=dtype), torch.as_tensor(u, dtype=dtype))
     return pde_bench.normalised_residual(r, prob.residual_scale(a, u))
@@ -84,7 +86,7 @@ def test_darcy_options_change_levels():
 def test_helmholtz_input_zero_on_boundary_poisson_not(generated):
     a_h, _ = generated("helmholtz", 32)
     a_p, _ = generated("poisson", 32)
-    ring = lambda x: np.concatenate([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], axis=-1)  # noqa: E731
+    ring = lambda x: np.concatenate([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], axis=-1)
     assert np.all(ring(a_h) == 0)
     assert np.abs(ring(a_p)).max() > 0
 

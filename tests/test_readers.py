@@ -126,8 +126,9 @@ def test_pdebench_on_nodes_and_cell_centred(tmp_path, darcy16):
 def test_foreign_residual_floor_is_reported_not_zero(tmp_path, darcy16):
     """Data from another discretisation (arithmetic face means) has a visible floor."""
     a, _ = darcy16
-    from pde_bench.stencils import flux_matrix
     from scipy.sparse.linalg import spsolve
+
+    from pde_bench.stencils import flux_matrix
 
     u = np.zeros_like(a)
     for i, ai in enumerate(a):

@@ -2,8 +2,8 @@
 
 import torch
 
-from pde_bench.torch_data import FieldDataset
 from pde_bench.datasets import problem_from_attrs
+from pde_bench.torch_data import FieldDataset
 from piddm.edm import Denoiser
 from piddm.networks import backbone_config, build_backbone
 from piddm.physics_loss import PhysicsLoss

@@ -17,7 +17,7 @@ from torch import nn
 
 from pde_bench.conventions import InputError
 
-__all__ = ["PRESETS", "build_backbone", "backbone_config", "count_parameters"]
+__all__ = ["PRESETS", "backbone_config", "build_backbone", "count_parameters"]
 
 PRESETS: dict[str, dict[str, dict]] = {
     "unet": {

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import torch
 
+from pde_bench.torch_data import FieldDataset
 from piddm.distributed import setup
 from piddm.edm import fixed_sigma_loss
 from piddm.teacher import TeacherOptions, train_teacher
 from piddm.training import TrainConfig
-from pde_bench.torch_data import FieldDataset
 
 data, out, steps = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 ctx = setup("cpu")
