@@ -22,11 +22,12 @@ _STATE = {"debug": False}
 
 
 def _add_subcommands() -> None:
-    from . import data, teacher
+    from . import data, distill, teacher
 
     app.add_typer(data.app, name="data")
     app.command("train-teacher")(teacher.train_teacher)
     app.command("sample")(teacher.sample)
+    app.command("distill")(distill.distill)
 
 
 @app.callback()

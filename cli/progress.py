@@ -29,6 +29,19 @@ def progress_bar(description: str, total: int):
 
 
 @contextlib.contextmanager
+def task_bars():
+    """Yield ``add(description, total) -> advance(n)``: several bars, one after another, on stderr."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, transient=False) as bar:
+        def add(description: str, total: int):
+            task = bar.add_task(description, total=total)
+            return lambda n=1: bar.advance(task, n)
+
+        yield add
+
+
+@contextlib.contextmanager
 def training_bar(description: str, total: int):
     """Yield ``update(step, total, info)`` for a training loop: step count, loss, rate and ETA."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -27,7 +27,7 @@ from .physics_loss import PhysicsLoss
 from .student import Student, file_hash, make_pairs, read_pairs, write_pairs
 from .training import TrainConfig, TrainResult, batch_indices, train
 
-__all__ = ["DistillOptions", "distill", "load_student", "physics_of"]
+__all__ = ["DistillOptions", "distill", "load_student", "physics_of", "stored_options", "teacher_pairs"]
 
 OPTIONS = "options.json"
 PAIRS = "pairs.h5"
@@ -46,6 +46,8 @@ class DistillOptions:
     refresh_fraction: float = 0.1
     lam: float = 1.0
     lam_warmup: int = 200
+    hard_inputs: bool = False  # residual on the finalised (Darcy: thresholded) a, straight-through
+    boundary_weight: float = 1.0  # weight of the boundary term inside R
     seed: int = 0
     device: str = "auto"
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, lr=1e-4, warmup=50,
@@ -56,6 +58,8 @@ class DistillOptions:
             raise InputError(f"--pairs and --pair-steps must be >= 1, got {self.pairs}, {self.pair_steps}")
         if not self.lam >= 0:
             raise InputError(f"--lam must be >= 0, got {self.lam}")
+        if not self.boundary_weight >= 0:
+            raise InputError(f"--boundary-weight must be >= 0, got {self.boundary_weight}")
         if self.refresh_every < 0 or not 0 < self.refresh_fraction <= 1:
             raise InputError("--refresh-every must be >= 0 and --refresh-fraction in (0, 1]")
 
@@ -64,13 +68,14 @@ class DistillOptions:
         return cls(**{**d, "train": TrainConfig(**d["train"])})
 
 
-def physics_of(model: LoadedModel) -> PhysicsLoss:
+def physics_of(model: LoadedModel, hard_inputs: bool = False, boundary_weight: float = 1.0) -> PhysicsLoss:
     """The physics term for a model's problem, scale and normalisation (stored in its file)."""
     n = model.normaliser
     scale = model.info.data.get("residual_scale")
     if scale is None:
         raise InputError(f"{model.path}: no residual scale stored with this model")
-    return PhysicsLoss(model.problem, n, float(scale), (n.mean_u**2 + n.std_u**2) ** 0.5)
+    return PhysicsLoss(model.problem, n, float(scale), (n.mean_u**2 + n.std_u**2) ** 0.5, hard_inputs=hard_inputs,
+                       boundary_weight=boundary_weight)
 
 
 def load_student(path, *, problem: str | None = None, device="cpu") -> tuple[Student, LoadedModel]:
@@ -80,9 +85,21 @@ def load_student(path, *, problem: str | None = None, device="cpu") -> tuple[Stu
     return student, loaded
 
 
+def teacher_pairs(opts: DistillOptions, teacher: LoadedModel, device=None, on_progress=None):
+    """The (eps, x0) pairs that ``opts`` asks for: noise seeds (seed, 0..pairs-1), Heun-N_s solves."""
+    return make_pairs(teacher.denoiser, opts.pairs, teacher.resolution, steps=opts.pair_steps, seed=opts.seed,
+                      device=device, on_progress=on_progress)
+
+
 def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwrite: bool = False,
-            on_progress: Callable | None = None, on_pairs: Callable[[int], None] | None = None) -> TrainResult:
-    """Build or reuse the pairs, then train the student into ``opts.out``."""
+            on_progress: Callable | None = None, on_pairs: Callable[[int], None] | None = None,
+            pairs: tuple[torch.Tensor, torch.Tensor] | None = None) -> TrainResult:
+    """Build or reuse the pairs, then train the student into ``opts.out``.
+
+    ``pairs`` (eps, x0), when given, are the teacher solves made by :func:`teacher_pairs` for the
+    same options (several students share one set); otherwise the run's cached ``pairs.h5`` or
+    fresh solves are used.
+    """
     opts.check()
     out = Path(opts.out)
     if resume and not (out / "checkpoint.pt").exists():
@@ -90,7 +107,8 @@ def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwri
     if not resume and ctx.is_main:
         check_output(out, overwrite)
     teacher = load_model(opts.teacher, "teacher", problem=opts.pde, device=ctx.device)
-    physics = physics_of(teacher)
+    physics = physics_of(teacher, hard_inputs=opts.hard_inputs, boundary_weight=opts.boundary_weight)
+    measured = physics_of(teacher, hard_inputs=True)  # validation reports what the tables report
     res = teacher.resolution
     t_hash = file_hash(teacher.path)
     if ctx.is_main:
@@ -105,8 +123,12 @@ def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwri
     expect = {"teacher_hash": t_hash, "pair_steps": opts.pair_steps, "n": opts.pairs, "seed": opts.seed}
     cached = read_pairs(out / PAIRS, expect)
     if cached is None:  # every rank solves the same seeds: identical pairs without communication
-        eps, x0 = make_pairs(teacher.denoiser, opts.pairs, res, steps=opts.pair_steps, seed=opts.seed,
-                             device=ctx.device, on_progress=on_pairs if ctx.is_main else None)
+        if pairs is not None:
+            eps, x0 = pairs
+            if eps.shape != (opts.pairs, 2, res, res) or x0.shape != eps.shape:
+                raise ValueError(f"pairs of shape {tuple(eps.shape)} given, ({opts.pairs}, 2, {res}, {res}) expected")
+        else:
+            eps, x0 = teacher_pairs(opts, teacher, ctx.device, on_pairs if ctx.is_main else None)
         refreshed = 0
         if ctx.is_main:
             write_pairs(out / PAIRS, eps, x0, {**expect, "refreshed": 0})
@@ -153,7 +175,7 @@ def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwri
         with torch.no_grad():
             g = ema_model(val_eps.to(dev))
             mse = (g.float() - val_x0.to(dev)).pow(2).mean().item()
-            pde, bc = physics.terms(g.double())
+            pde, bc = measured.terms(g.double())
         return {"val_mse": round(mse, 7), "val_residual_sq": float(f"{pde.mean().item():.6g}"),
                 "val_bc_sq": float(f"{bc.mean().item():.6g}"), "lam": lam_at(step - 1)}
 
@@ -161,7 +183,8 @@ def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwri
                      resolution=res, backbone=teacher.info.backbone, normaliser=asdict(teacher.normaliser),
                      data=teacher.info.data,
                      training={**asdict(opts.train), "pairs": opts.pairs, "pair_steps": opts.pair_steps,
-                               "lam": opts.lam, "lam_warmup": opts.lam_warmup,
+                               "lam": opts.lam, "lam_warmup": opts.lam_warmup, "hard_inputs": opts.hard_inputs,
+                               "boundary_weight": opts.boundary_weight,
                                "refresh_every": opts.refresh_every, "refresh_fraction": opts.refresh_fraction,
                                "teacher": str(teacher.path), "teacher_hash": t_hash,
                                "teacher_training": teacher.info.training})

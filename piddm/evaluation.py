@@ -8,6 +8,8 @@ yardsticks: the ground-truth residual of the test split and the finite-sample MM
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,19 +17,21 @@ from pde_bench.loading import load
 
 from .model_file import LoadedModel
 from .quality import ensemble_errors, ensemble_floor, physics_errors
+from .student import Student, sample_student
 from .teacher import sample_teacher
 
-__all__ = ["ReferenceSets", "evaluate_fields", "floors", "teacher_row"]
+__all__ = ["ReferenceSets", "Scored", "evaluate_fields", "floors", "score_student", "score_teacher", "teacher_row"]
 
 
 class ReferenceSets:
-    """The test split (the reference ensemble) and a disjoint real set (for the floor) of a data set."""
+    """A reference split (test; val when tuning) and a disjoint real set (train, for the floor)."""
 
-    def __init__(self, data, n: int):
-        test = load(data, "test")
+    def __init__(self, data, n: int, split: str = "test"):
+        test = load(data, split)
+        self.split = split
         train = load(data, "train")
         if len(test) < n:
-            raise ValueError(f"{test.path}: {len(test)} test samples, {n} needed")
+            raise ValueError(f"{test.path}: {len(test)} {split} samples, {n} needed")
         self.problem = test.problem
         self.a_test, self.u_test = test.a[:n].astype(np.float64), test.u[:n].astype(np.float64)
         self.u_real = train.u[:n].astype(np.float64)
@@ -53,13 +57,53 @@ def floors(ref: ReferenceSets) -> dict:
             "mmse": fl["mmse"], "smse": fl["smse"], "samples": len(ref.u_test)}
 
 
-def teacher_row(teacher: LoadedModel, ref: ReferenceSets, *, steps: int = 18, batch: int = 128,
-                seed: int = 1, sampler: str = "heun", on_progress=None) -> dict:
+@dataclass
+class Scored:
+    """A table row and the fields behind it (physical units, a as generated, not thresholded)."""
+
+    row: dict
+    a: np.ndarray
+    u: np.ndarray
+
+
+def _timed(draw: Callable[[int], tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Draw ``n`` samples after one untimed warm-up call on 2, so one-off start-up cost is not billed."""
+    draw(2, warmup=True)
+    t0 = time.perf_counter()
+    a, u = draw(n)
+    return a, u, time.perf_counter() - t0
+
+
+def score_teacher(teacher: LoadedModel, ref: ReferenceSets, *, steps: int = 18, batch: int = 128,
+                  seed: int = 1, sampler: str = "heun", on_progress=None) -> Scored:
     """Sample as many fields as the reference set holds, at its resolution, and score them."""
     n, res = len(ref.u_test), ref.u_test.shape[-1]
-    t0 = time.perf_counter()
-    a, u, nfe = sample_teacher(teacher, n, steps=steps, sampler=sampler, seed=seed, batch=batch,
-                               resolution=res, on_progress=on_progress)
-    seconds = time.perf_counter() - t0
+    nfe = [0]
+
+    def draw(m, warmup=False):
+        a, u, nfe[0] = sample_teacher(teacher, m, steps=steps, sampler=sampler, seed=seed, batch=batch,
+                                      resolution=res, on_progress=None if warmup else on_progress)
+        return a, u
+
+    a, u, seconds = _timed(draw, n)
     label = f"teacher {sampler.capitalize()}-{steps}"
-    return evaluate_fields(label, a, u, ref, nfe=nfe, seconds=seconds, batch=min(batch, n))
+    return Scored(evaluate_fields(label, a, u, ref, nfe=nfe[0], seconds=seconds, batch=min(batch, n)), a, u)
+
+
+def teacher_row(teacher: LoadedModel, ref: ReferenceSets, **kwargs) -> dict:
+    return score_teacher(teacher, ref, **kwargs).row
+
+
+def score_student(label: str, student: Student, normaliser, ref: ReferenceSets, *, batch: int = 128,
+                  seed: int = 1, refine: Callable | None = None, nfe: int = 1, grad_evals: int = 0,
+                  on_progress=None) -> Scored:
+    """One-step samples (or refined ones, see :func:`piddm.student.sample_student`) scored like the teacher's."""
+    n, res = len(ref.u_test), ref.u_test.shape[-1]
+
+    def draw(m, warmup=False):
+        return sample_student(student, normaliser, m, res, seed=seed, batch=batch, refine=refine,
+                              on_progress=None if warmup else on_progress)
+
+    a, u, seconds = _timed(draw, n)
+    row = evaluate_fields(label, a, u, ref, nfe=nfe, grad_evals=grad_evals, seconds=seconds, batch=min(batch, n))
+    return Scored(row, a, u)

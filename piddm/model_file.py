@@ -61,10 +61,11 @@ def save_model(path: Path, denoiser: Denoiser, info: ModelInfo) -> None:
 
 
 def resolve_model_path(path: Path | str, kind: str) -> Path:
-    """A run folder means its ``<kind>.pt``; a file is taken as given."""
+    """A run folder means its ``<kind>.pt`` (a distill folder: ``piddm/student.pt``); a file is taken as given."""
     path = Path(path)
     if path.is_dir():
-        path = path / f"{kind}.pt"
+        nested = path / "piddm" / f"{kind}.pt"
+        path = nested if kind == "student" and nested.exists() else path / f"{kind}.pt"
     if not path.exists():
         raise InputError(f"{path}: no {kind} file here (train one, or give the path of a {kind}.pt)")
     return path

@@ -12,10 +12,12 @@ __all__ = ["save_field_grid"]
 
 
 def save_field_grid(rows: dict[str, np.ndarray], path: Path, title: str = "", columns: int = 8,
-                    cmaps: dict[str, str] | None = None) -> Path:
+                    cmaps: dict[str, str] | None = None,
+                    limits: dict[str, tuple[float, float]] | None = None) -> Path:
     """Write a PNG with one row per entry of ``rows`` ((n, N, N) arrays) and up to ``columns`` samples.
 
-    Each row shares one colour scale, so samples in a row compare at a glance.
+    Each row shares one colour scale, so samples in a row compare at a glance; ``limits``
+    fixes a row's (vmin, vmax) so that rows of different methods compare too.
     """
     import matplotlib
 
@@ -27,7 +29,7 @@ def save_field_grid(rows: dict[str, np.ndarray], path: Path, title: str = "", co
     fig, axes = plt.subplots(len(rows), n, figsize=(1.6 * n + 0.8, 1.6 * len(rows) + 0.4), squeeze=False)
     for r, (name, arr) in enumerate(rows.items()):
         arr = np.asarray(arr[:n], dtype=np.float64)
-        lo, hi = np.nanmin(arr), np.nanmax(arr)
+        lo, hi = (limits or {}).get(name, (np.nanmin(arr), np.nanmax(arr)))
         for c in range(n):
             ax = axes[r, c]
             im = ax.imshow(arr[c].T, origin="lower", cmap=cmaps.get(name, "viridis"), vmin=lo, vmax=hi)

@@ -13,6 +13,7 @@ Pairs (eps, x0): x0 is the teacher's deterministic Heun solution from sigma_max 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 import hashlib
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from .edm import Denoiser, EDMSchedule
 from .noise import standard_noise
 from .sampling import generate
 
-__all__ = ["Student", "file_hash", "make_pairs", "read_pairs"]
+__all__ = ["Student", "file_hash", "make_pairs", "read_pairs", "sample_student", "write_pairs"]
 
 SIGMA_MAX = EDMSchedule().sigma_max
 
@@ -89,3 +90,31 @@ def read_pairs(path: Path, expect: dict) -> tuple[torch.Tensor, torch.Tensor, di
         if any(k not in attrs or (np.asarray(attrs[k]) != np.asarray(v)).any() for k, v in expect.items()):
             return None
         return torch.from_numpy(f["eps"][...]), torch.from_numpy(f["x0"][...]), attrs
+
+
+def sample_student(student: Student, normaliser, n: int, resolution: int, *, seed: int = 0, batch: int = 128, device=None,
+                   refine: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                   on_progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` one-step samples (sample i from noise seed (seed, i)) as physical float64 (a_raw, u).
+
+    ``refine``, if given, maps a batch of noise to the final normalised output instead of one
+    student call (PIDDM-ref); gradients are enabled only inside it. As for the teacher, a_raw is
+    the continuous a: apply ``finalize_inputs`` before reporting.
+    """
+    device = device or next(student.parameters()).device
+    res = resolution
+    a_all, u_all = [], []
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        eps = standard_noise(m, (2, res, res), seed=seed, start=start).to(device)
+        if refine is None:
+            with torch.no_grad():
+                x = student(eps)
+        else:
+            x = refine(eps)
+        a, u = normaliser.to_physical(x.detach().double().cpu())
+        a_all.append(a.numpy())
+        u_all.append(u.numpy())
+        if on_progress:
+            on_progress(m)
+    return np.concatenate(a_all), np.concatenate(u_all)

@@ -54,3 +54,21 @@ def test_resume_with_refreshed_pairs_is_exact(tiny_teacher, tmp_path):
     resumed = distill(_opts(tiny_teacher, tmp_path / "b", lam=1.0, steps=20), CPU, resume=True)
     for p, q in zip(straight.model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(p, q)
+
+
+def test_evaluation_rows_for_another_problem(tiny_teacher, dataset_dir, tmp_path):
+    from piddm.distill_report import EvalSettings, acceptance, evaluate_distilled
+    from piddm.evaluation import ReferenceSets
+    from piddm.report import ROW_KEYS, markdown_table
+
+    distill(_opts(tiny_teacher, tmp_path / "s", lam=1.0, steps=3), CPU)
+    students = {"PIDDM-1": load_student(tmp_path / "s", problem="poisson")}
+    ref = ReferenceSets(dataset_dir("poisson"), 16)
+    scored, floor = evaluate_distilled(load_model(tiny_teacher, "teacher"), students, ref,
+                                       EvalSettings(samples=16, batch=8, refine_steps=2))
+    rows = [s.row for s in scored]
+    assert [r["method"] for r in rows] == ["teacher Heun-18", "PIDDM-1", "PIDDM-ref (2 steps)"]
+    assert all(set(ROW_KEYS) <= set(r) and r["bc"] is not None for r in rows)
+    assert scored[1].u.shape == (16, 16, 16) and floor["residual"] < 1e-4
+    assert len(acceptance(rows)) == 4  # no lambda = 0 row: that ratio is left out
+    assert "| PIDDM-1 |" in markdown_table(rows, floor, baseline="teacher Heun-18")

@@ -32,6 +32,22 @@ def test_physics_term_is_differentiable(dataset_dir):
     assert torch.autograd.gradcheck(lambda y: R(y), (x,), eps=1e-6, atol=1e-5)
 
 
+def test_hard_inputs_measure_the_thresholded_residual_with_a_straight_through_gradient(dataset_dir):
+    ds, soft = _physics(dataset_dir("darcy"))
+    hard = PhysicsLoss(soft.problem, soft.normaliser, soft.scale, soft.u_rms, hard_inputs=True)
+    x = ds.batch(torch.arange(4)).double()
+    x[:, 0] += 0.05 * torch.randn_like(x[:, 0])  # a off its two values: thresholding restores it
+    assert hard(x).max() < 1e-8 < soft(x).min()
+    y = x.clone().requires_grad_(True)
+    hard(y).sum().backward()
+    assert y.grad[:, 0].abs().sum() > 0  # a still receives a gradient through the threshold
+    # the u-gradient is the exact gradient of the residual at the thresholded a
+    a, u = soft.normaliser.to_physical(x.detach())
+    z = soft.normaliser.normalise(soft.problem.finalize_inputs(a), u).requires_grad_(True)
+    soft(z).sum().backward()
+    assert torch.allclose(y.grad[:, 1], z.grad[:, 1])
+
+
 def _tiny_denoiser(seed=0):
     torch.manual_seed(seed)
     return Denoiser(build_backbone(backbone_config("unet", "tiny", resolution=16, periodic=False)))

@@ -1,0 +1,103 @@
+"""`piddm distill` end to end on a tiny teacher: run folder, report schema, resume, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from piddm.distributed import Context
+from piddm.model_file import load_model
+from piddm.report import ROW_KEYS
+from piddm.teacher import TeacherOptions, train_teacher
+from piddm.training import TrainConfig
+
+SMALL = ["--pairs", "16", "--pair-steps", "2", "--steps", "3", "--batch", "8", "--eval-samples", "16",
+         "--eval-batch", "8", "--refine-steps", "2", "--device", "cpu"]
+
+
+def _piddm(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def _one_line_error(res, *fragments):
+    assert res.returncode == 2, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("piddm: error:")]
+    assert len(lines) == 1, res.stderr
+    for frag in fragments:
+        assert frag in lines[0], lines[0]
+
+
+def _teacher(pde, dataset_dir, out):
+    train_teacher(TeacherOptions(pde=pde, data=str(dataset_dir(pde)), out=str(out), preset="tiny", device="cpu",
+                                 grid_steps=2, train=TrainConfig(steps=4, batch=8, lr=2e-3, warmup=1,
+                                                                 checkpoint_every=4)), Context())
+    return out / "teacher.pt"
+
+
+@pytest.fixture(scope="module")
+def darcy_teacher(dataset_dir, tmp_path_factory):
+    return _teacher("darcy", dataset_dir, tmp_path_factory.mktemp("teacher") / "darcy")
+
+
+@pytest.fixture(scope="module")
+def distilled(darcy_teacher, tmp_path_factory):
+    """One run with no --data: the command makes its own evaluation data under ./data."""
+    cwd = tmp_path_factory.mktemp("cwd")
+    res = _piddm("distill", "--pde", "darcy", "--teacher", darcy_teacher, "-o", "run", *SMALL, cwd=cwd)
+    assert res.returncode == 0, res.stderr
+    return cwd, res
+
+
+def test_distill_writes_the_run_folder_and_the_report(distilled):
+    cwd, res = distilled
+    run = cwd / "run"
+    for name in ("report.md", "metrics.json", "panel.png", "piddm/student.pt", "lam0/student.pt", "piddm/pairs.h5"):
+        assert (run / name).exists(), name
+    assert (cwd / "data" / "darcy-16-eval" / "darcy-16-eval-test.h5").exists()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics) == {"rows", "floor", "provenance"}
+    methods = [r["method"] for r in metrics["rows"]]
+    assert methods == ["teacher Heun-18", "student λ=0", "PIDDM-1", "PIDDM-ref (2 steps)"]
+    for row in metrics["rows"]:
+        assert list(row) == list(ROW_KEYS)
+        assert row["residual"] > 0 and row["ms_per_sample"] > 0 and row["batch"] == 8
+    assert metrics["rows"][2]["nfe"] == 1 and metrics["rows"][3]["grad_evals"] == 2
+    assert metrics["floor"]["residual"] < 1e-4 and metrics["floor"]["mmse"] > 0
+    assert "| PIDDM-1 |" in res.stdout and "Acceptance" in res.stdout
+    student = load_model(run, "student", problem="darcy")  # the folder resolves to piddm/student.pt
+    assert student.info.training["lam"] == 1.0
+    assert load_model(run / "lam0", "student").info.training["lam"] == 0.0
+
+
+def test_resume_continues_both_students(distilled, darcy_teacher):
+    cwd, _ = distilled
+    res = _piddm("distill", "--pde", "darcy", "--teacher", darcy_teacher, "-o", "run", "--resume",
+                 *SMALL[:4], "--steps", "5", *SMALL[6:], cwd=cwd)
+    assert res.returncode == 0, res.stderr
+    for sub in ("lam0", "piddm"):
+        assert load_model(cwd / "run" / sub, "student").info.training["step"] == 5
+
+
+def test_quick_run_is_labelled_a_smoke_run(darcy_teacher, dataset_dir, tmp_path):
+    res = _piddm("distill", "--pde", "darcy", "--teacher", darcy_teacher, "--data", dataset_dir("darcy"),
+                 "-o", tmp_path / "q", "--quick", "--eval-samples", "16", "--steps", "2", "--pairs", "8",
+                 "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    assert "SMOKE RUN" in res.stdout and "SMOKE" in (tmp_path / "q" / "report.md").read_text()
+    assert json.loads((tmp_path / "q" / "metrics.json").read_text())["provenance"]["smoke"] is True
+
+
+def test_bad_inputs_are_one_line_errors(darcy_teacher, distilled, dataset_dir, tmp_path):
+    cwd, _ = distilled
+    base = ["distill", "--pde", "darcy", "--teacher", darcy_teacher, "--device", "cpu"]
+    _one_line_error(_piddm(*base, "-o", "run", cwd=cwd), "run", "exists")
+    _one_line_error(_piddm(*base, "-o", tmp_path / "none", "--resume"), "nothing to resume")
+    _one_line_error(_piddm(*base, "-o", tmp_path / "x", "--pairs", "0"), "--pairs", "0")
+    _one_line_error(_piddm("distill", "--pde", "poisson", "--teacher", darcy_teacher, "-o", tmp_path / "y"),
+                    "darcy", "poisson")
+    _one_line_error(_piddm(*base, "-o", tmp_path / "z", "--data", tmp_path / "missing"), "missing")
+    _one_line_error(_piddm(*base, "-o", tmp_path / "w", *SMALL, "--data", dataset_dir("darcy", resolution=32)),
+                    "32", "16")
+    assert not (tmp_path / "w" / "report.md").exists()
