@@ -26,7 +26,7 @@ from piddm.reference import reference_model
 from piddm.student import file_hash, make_pairs, read_pairs, sample_student, write_pairs
 from piddm.training import TrainConfig
 
-COLUMNS = ["what", "pair_steps", "lam", "steps", "train_s", "pair_s", "residual", "residual_median", "bc",
+COLUMNS = ["what", "pair_steps", "lam", "inputs", "boundary_weight", "steps", "train_s", "pair_s", "residual", "residual_median", "bc",
            "mmse", "smse", "ms_per_sample"]
 
 
@@ -42,6 +42,10 @@ def table(path: Path) -> str:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
+        if r.get("lam") is not None:  # rows written before the inputs option was named
+            r.setdefault("inputs", "hard" if r.get("hard_inputs") else "soft")
+            r.setdefault("boundary_weight", 1.0)
+            r["what"] = "student"
         cells = []
         for c in COLUMNS:
             v = r.get(c, "")
@@ -65,7 +69,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--n", type=int, default=256, help="validation samples scored")
-    p.add_argument("--hard-inputs", action="store_true", help="residual on the thresholded a (straight-through)")
+    p.add_argument("--inputs", default="soft", help="soft | hard | fixed: what the residual sees of a")
     p.add_argument("--boundary-weight", type=float, default=1.0)
     p.add_argument("--tag", default="")
     p.add_argument("--table", type=Path, default=None, help="print the markdown table of a tuning.jsonl")
@@ -105,11 +109,11 @@ def main() -> None:
             emit({"what": f"teacher Heun-{ns}", "pair_steps": ns, "pair_s": round(pair_s, 1),
                   **{k: row[k] for k in ("residual", "residual_median", "bc", "mmse", "smse", "ms_per_sample")}})
         for lam in args.lam:
-            run = out / f"ns{ns}-lam{lam:g}{'-hard' if args.hard_inputs else ''}-s{args.steps}{args.tag}"
+            run = out / f"ns{ns}-lam{lam:g}-{args.inputs}-s{args.steps}{args.tag}"
             eps, x0, _ = read_pairs(pair_file, {"pair_steps": ns, "n": args.pairs})
             opts = DistillOptions(pde=args.pde, teacher=teacher_path, out=str(run), pairs=args.pairs,
                                   pair_steps=ns, lam=lam, lam_warmup=args.lam_warmup, device="cpu",
-                                  hard_inputs=args.hard_inputs, boundary_weight=args.boundary_weight,
+                                  inputs=args.inputs, boundary_weight=args.boundary_weight,
                                   train=TrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch,
                                                     lr=args.lr, warmup=50, ema_halflife=5_000,
                                                     checkpoint_every=10**9, log_every=50))
@@ -119,8 +123,8 @@ def main() -> None:
             a, u = sample_student(student, loaded.normaliser, args.n, loaded.resolution, seed=1, batch=128)
             sec = time.perf_counter() - t0
             row = evaluate_fields("PIDDM-1", a, u, ref, nfe=1, seconds=sec, batch=128)
-            emit({"what": f"student lam={lam:g}{' hard' if args.hard_inputs else ''}", "pair_steps": ns,
-                  "lam": lam, "hard_inputs": args.hard_inputs, "boundary_weight": args.boundary_weight, "steps": result.step, "lr": args.lr,
+            emit({"what": f"student lam={lam:g} {args.inputs}", "pair_steps": ns,
+                  "lam": lam, "inputs": args.inputs, "boundary_weight": args.boundary_weight, "steps": result.step, "lr": args.lr,
                   "train_s": round(result.elapsed, 1),
                   "val_last": result.history[-1] if result.history else None,
                   **{k: row[k] for k in ("residual", "residual_median", "bc", "mmse", "smse", "ms_per_sample")},

@@ -18,10 +18,15 @@ from pathlib import Path
 import typer
 
 # Chosen by measurement on the validation split: benchmarks/distill_tuning.md.
-FULL = {"pairs": 2048, "pair_steps": 18, "steps": 600, "lam": 1.0, "lam_warmup": 200, "batch": 64, "lr": 1e-4,
-        "boundary_weight": 1.0, "samples": 256, "eval_batch": 128, "refine_steps": 5}
-QUICK = {"pairs": 128, "pair_steps": 10, "steps": 60, "lam": 1.0, "lam_warmup": 20, "batch": 32, "lr": 1e-4,
-         "boundary_weight": 1.0, "samples": 64, "eval_batch": 64, "refine_steps": 3}
+FULL = {"pairs": 2048, "pair_steps": 10, "steps": 500, "lam": 0.1, "lam_warmup": 200, "batch": 64, "lr": 1e-4,
+        "boundary_weight": 1.0, "inputs": "soft", "samples": 256, "eval_batch": 128, "refine_steps": 5}
+QUICK = {"pairs": 128, "pair_steps": 10, "steps": 60, "lam": 0.1, "lam_warmup": 20, "batch": 32, "lr": 1e-4,
+         "boundary_weight": 1.0, "inputs": "soft", "samples": 64, "eval_batch": 64, "refine_steps": 3}
+
+
+INPUT_WORDS = {"soft": "the network's continuous a",
+               "hard": "the thresholded a (straight-through gradient)",
+               "fixed": "the thresholded a, no gradient to a"}
 
 
 def distill(
@@ -32,9 +37,9 @@ def distill(
     out: Path | None = typer.Option(None, "-o", "--out", help="run folder [runs/<pde>-distill]"),
     lam: float | None = typer.Option(None, "--lam", help="weight of the PDE residual in the student's loss"),
     lam_warmup: int | None = typer.Option(None, "--lam-warmup", help="steps over which lam ramps up linearly"),
-    hard_inputs: bool = typer.Option(False, "--hard-inputs/--soft-inputs", help="residual in the loss on the "
-                                     "finalised a (Darcy: thresholded, straight-through) or on the network's "
-                                     "continuous a"),
+    inputs: str | None = typer.Option(None, "--inputs", help="what the residual in the loss sees of a: soft "
+                                      "(continuous) | hard (thresholded, straight-through gradient) | fixed "
+                                      "(thresholded, no gradient to a)"),
     boundary_weight: float | None = typer.Option(None, "--boundary-weight", help="weight of the boundary term in R"),
     pairs: int | None = typer.Option(None, "--pairs", help="teacher pairs (eps, x0)"),
     pair_steps: int | None = typer.Option(None, "--pair-steps", help="Heun steps N_s of each teacher solve"),
@@ -72,13 +77,18 @@ def distill(
     if resume and overwrite:
         raise InputError("--resume and --overwrite exclude each other")
     given = {"pairs": pairs, "pair_steps": pair_steps, "steps": steps, "lam": lam, "lam_warmup": lam_warmup,
-             "batch": batch, "lr": lr, "boundary_weight": boundary_weight, "samples": samples, "eval_batch": eval_batch, "refine_steps": refine_steps}
+             "batch": batch, "lr": lr, "boundary_weight": boundary_weight, "inputs": inputs, "samples": samples,
+             "eval_batch": eval_batch, "refine_steps": refine_steps}
     cfg = {k: v if v is not None else (QUICK if quick else FULL)[k] for k, v in given.items()}
     for k in ("pairs", "pair_steps", "batch", "samples", "eval_batch"):
         if cfg[k] < 1:
             raise InputError(f"--{k.replace('_', '-')} must be >= 1, got {cfg[k]}")
     if cfg["steps"] < 1 or cfg["refine_steps"] < 0:
         raise InputError(f"--steps must be >= 1 and --refine-steps >= 0, got {cfg['steps']}, {cfg['refine_steps']}")
+    from piddm.physics_loss import INPUT_MODES
+
+    if cfg["inputs"] not in INPUT_MODES:
+        raise InputError(f"--inputs must be one of {', '.join(INPUT_MODES)}, got {cfg['inputs']!r}")
     name = get_problem(pde).name
     teacher_path = teacher or reference_model(name, "teacher")
     out = out or Path("runs") / f"{name}-distill"
@@ -105,7 +115,7 @@ def distill(
             return DistillOptions(
                 pde=name, teacher=str(t_model.path), out=str(out / sub), pairs=cfg["pairs"],
                 pair_steps=cfg["pair_steps"], refresh_every=refresh_every, refresh_fraction=refresh_fraction,
-                lam=lam_value, lam_warmup=cfg["lam_warmup"], hard_inputs=hard_inputs,
+                lam=lam_value, lam_warmup=cfg["lam_warmup"], inputs=cfg["inputs"],
                 boundary_weight=cfg["boundary_weight"], seed=seed, device=device,
                 train=TrainConfig(steps=cfg["steps"], minutes=minutes, batch=cfg["batch"], lr=cfg["lr"], warmup=50,
                                   ema_halflife=5_000, seed=seed, checkpoint_every=200, log_every=10))
@@ -145,7 +155,7 @@ def distill(
     _report(out, t_model, students, ref, data_dir, cfg, quick, results, runs,
             provenance({**cfg, "pde": name, "teacher": str(t_model.path), "data": str(data_dir), "out": str(out),
                         "quick": quick, "seed": seed, "minutes": minutes, "ablation": ablation,
-                        "refine_lr": refine_lr, "refresh_every": refresh_every, "hard_inputs": hard_inputs}),
+                        "refine_lr": refine_lr, "refresh_every": refresh_every}),
             refine_lr)
 
 
@@ -209,11 +219,12 @@ def _report(out: Path, t_model, students: dict, ref, data_dir: Path, cfg: dict, 
         f"{cfg['samples']}-sample test split of `{data_dir}`, batch {settings.batch}, noise seed {settings.seed}.",
         "",
         f"Students: {opts.pairs} pairs from teacher Heun-{opts.pair_steps}; λ = {opts.lam:g} "
-        f"(warm-up {opts.lam_warmup} steps) for PIDDM, 0 for the ablation. {budget}.",
+        f"(warm-up {opts.lam_warmup} steps) for PIDDM, 0 for the ablation; the residual in the loss sees "
+        f"{INPUT_WORDS[opts.inputs]}; boundary weight {opts.boundary_weight:g}. {budget}.",
     ]
     after = [
-        "Residual: per-sample RMS of the PDE residual / the data set's residual scale, Darcy's a thresholded "
-        "(students train on their continuous a). bc: RMS of u on the boundary / RMS of u. MMSE/SMSE: "
+        "Residual: per-sample RMS of the PDE residual / the data set's residual scale (Darcy: a thresholded). "
+        "bc: RMS of u on the boundary / RMS of u. MMSE/SMSE: "
         "per-pixel mean / std of u against the test split's (ECI-sampling's metrics); the floor row compares "
         "two disjoint real sets of the same size.",
         "",

@@ -23,7 +23,7 @@ from pde_bench.conventions import InputError, check_output, provenance
 from .distributed import Context
 from .files import atomic_write_json
 from .model_file import LoadedModel, ModelInfo, load_model, save_model
-from .physics_loss import PhysicsLoss
+from .physics_loss import INPUT_MODES, PhysicsLoss
 from .student import Student, file_hash, make_pairs, read_pairs, write_pairs
 from .training import TrainConfig, TrainResult, batch_indices, train
 
@@ -41,16 +41,16 @@ class DistillOptions:
     teacher: str
     out: str
     pairs: int = 2048
-    pair_steps: int = 18  # Heun steps N_s of the teacher solve behind each pair
+    pair_steps: int = 10  # Heun steps N_s of the teacher solve behind each pair
     refresh_every: int = 0  # steps between pair refreshes (0: never)
     refresh_fraction: float = 0.1
-    lam: float = 1.0
+    lam: float = 0.1
     lam_warmup: int = 200
-    hard_inputs: bool = False  # residual on the finalised (Darcy: thresholded) a, straight-through
+    inputs: str = "soft"  # what R sees of a: soft | hard (thresholded, straight-through) | fixed (no gradient)
     boundary_weight: float = 1.0  # weight of the boundary term inside R
     seed: int = 0
     device: str = "auto"
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, lr=1e-4, warmup=50,
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=500, lr=1e-4, warmup=50,
                                                                     ema_halflife=5_000))
 
     def check(self) -> None:
@@ -58,6 +58,8 @@ class DistillOptions:
             raise InputError(f"--pairs and --pair-steps must be >= 1, got {self.pairs}, {self.pair_steps}")
         if not self.lam >= 0:
             raise InputError(f"--lam must be >= 0, got {self.lam}")
+        if self.inputs not in INPUT_MODES:
+            raise InputError(f"--inputs must be one of {', '.join(INPUT_MODES)}, got {self.inputs!r}")
         if not self.boundary_weight >= 0:
             raise InputError(f"--boundary-weight must be >= 0, got {self.boundary_weight}")
         if self.refresh_every < 0 or not 0 < self.refresh_fraction <= 1:
@@ -68,13 +70,13 @@ class DistillOptions:
         return cls(**{**d, "train": TrainConfig(**d["train"])})
 
 
-def physics_of(model: LoadedModel, hard_inputs: bool = False, boundary_weight: float = 1.0) -> PhysicsLoss:
+def physics_of(model: LoadedModel, inputs: str = "soft", boundary_weight: float = 1.0) -> PhysicsLoss:
     """The physics term for a model's problem, scale and normalisation (stored in its file)."""
     n = model.normaliser
     scale = model.info.data.get("residual_scale")
     if scale is None:
         raise InputError(f"{model.path}: no residual scale stored with this model")
-    return PhysicsLoss(model.problem, n, float(scale), (n.mean_u**2 + n.std_u**2) ** 0.5, hard_inputs=hard_inputs,
+    return PhysicsLoss(model.problem, n, float(scale), (n.mean_u**2 + n.std_u**2) ** 0.5, inputs=inputs,
                        boundary_weight=boundary_weight)
 
 
@@ -107,8 +109,8 @@ def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwri
     if not resume and ctx.is_main:
         check_output(out, overwrite)
     teacher = load_model(opts.teacher, "teacher", problem=opts.pde, device=ctx.device)
-    physics = physics_of(teacher, hard_inputs=opts.hard_inputs, boundary_weight=opts.boundary_weight)
-    measured = physics_of(teacher, hard_inputs=True)  # validation reports what the tables report
+    physics = physics_of(teacher, inputs=opts.inputs, boundary_weight=opts.boundary_weight)
+    measured = physics_of(teacher, inputs="fixed")  # validation reports what the tables report
     res = teacher.resolution
     t_hash = file_hash(teacher.path)
     if ctx.is_main:
@@ -183,7 +185,7 @@ def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwri
                      resolution=res, backbone=teacher.info.backbone, normaliser=asdict(teacher.normaliser),
                      data=teacher.info.data,
                      training={**asdict(opts.train), "pairs": opts.pairs, "pair_steps": opts.pair_steps,
-                               "lam": opts.lam, "lam_warmup": opts.lam_warmup, "hard_inputs": opts.hard_inputs,
+                               "lam": opts.lam, "lam_warmup": opts.lam_warmup, "inputs": opts.inputs,
                                "boundary_weight": opts.boundary_weight,
                                "refresh_every": opts.refresh_every, "refresh_fraction": opts.refresh_fraction,
                                "teacher": str(teacher.path), "teacher_hash": t_hash,

@@ -50,7 +50,7 @@ def refiner(student: Student, model: LoadedModel, steps: int, lr: float) -> Call
     R is the student's own training term (continuous or finalised inputs, as it was trained).
     """
     t = model.info.training
-    physics = physics_of(model, hard_inputs=bool(t.get("hard_inputs", False)),
+    physics = physics_of(model, inputs=t.get("inputs", "soft"),
                          boundary_weight=float(t.get("boundary_weight", 1.0)))
 
     def objective(x):

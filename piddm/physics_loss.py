@@ -3,10 +3,14 @@
 R(x) = (RMS of the PDE residual / the data set's residual scale)^2 + (RMS of the boundary
 values / RMS of u)^2, per sample, for normalised channels x = (a, u) mapped back to physical
 units. It uses pde_bench's exact operator (DESIGN.md rule 3), so ground truth scores at the
-floating-point floor. By default Darcy's a is not thresholded here: the residual is trained on
-the network's continuous a (clamped positive inside the operator); reports threshold it. With
-``hard_inputs`` the operator sees the finalised (thresholded) a, with a straight-through
-gradient (d a_hard / d a taken as 1): the loss is then the residual that reports measure.
+floating-point floor. ``inputs`` says what the operator sees of the input channel a:
+
+- ``"soft"``: the network's continuous a (Darcy: clamped positive inside the operator); reports
+  threshold it, so the trained and the reported residual differ.
+- ``"hard"``: the finalised (Darcy: thresholded) a with a straight-through gradient (d a_hard /
+  d a taken as 1): the loss is the residual that reports measure, and it may move a.
+- ``"fixed"``: the finalised a with no gradient to a: the residual corrects u to fit the a the
+  network drew, and a is shaped by the distillation term alone.
 """
 
 from __future__ import annotations
@@ -16,25 +20,31 @@ import torch
 from pde_bench.problems.base import Problem
 from pde_bench.torch_data import Normaliser
 
-__all__ = ["PhysicsLoss"]
+__all__ = ["INPUT_MODES", "PhysicsLoss"]
+
+INPUT_MODES = ("soft", "hard", "fixed")
 
 
 class PhysicsLoss:
     """Callable ``R(x) -> (B,)`` for normalised fields x (B, 2, N, N); differentiable."""
 
     def __init__(self, problem: Problem, normaliser: Normaliser, scale: float, u_rms: float,
-                 boundary_weight: float = 1.0, hard_inputs: bool = False):
+                 boundary_weight: float = 1.0, inputs: str = "soft"):
         if not (scale > 0 and u_rms > 0):
             raise ValueError(f"residual scale and u RMS must be positive, got {scale}, {u_rms}")
         self.problem, self.normaliser = problem, normaliser
         self.scale, self.u_rms, self.boundary_weight = float(scale), float(u_rms), float(boundary_weight)
-        self.hard_inputs = bool(hard_inputs)
+        if inputs not in INPUT_MODES:
+            raise ValueError(f"inputs must be one of {INPUT_MODES}, got {inputs!r}")
+        self.inputs = inputs
 
     def terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(PDE term, boundary term) per sample, both squared and normalised."""
         a, u = self.normaliser.to_physical(x)
-        if self.hard_inputs:
+        if self.inputs == "hard":
             a = a + (self.problem.finalize_inputs(a.detach()) - a).detach()
+        elif self.inputs == "fixed":
+            a = self.problem.finalize_inputs(a.detach())
         r = self.problem.residual(a, u, check=False)
         pde = r.pow(2).mean(dim=(-2, -1)) / self.scale**2
         if self.problem.boundary == "dirichlet":

@@ -26,7 +26,8 @@ def save_field_grid(rows: dict[str, np.ndarray], path: Path, title: str = "", co
 
     cmaps = cmaps or {}
     n = min(columns, min(len(v) for v in rows.values()))
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.6 * n + 0.8, 1.6 * len(rows) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.6 * n + 1.2, 1.6 * len(rows) + 0.4), squeeze=False,
+                             layout="constrained")
     for r, (name, arr) in enumerate(rows.items()):
         arr = np.asarray(arr[:n], dtype=np.float64)
         lo, hi = (limits or {}).get(name, (np.nanmin(arr), np.nanmax(arr)))
@@ -37,7 +38,7 @@ def save_field_grid(rows: dict[str, np.ndarray], path: Path, title: str = "", co
             ax.set_yticks([])
             if c == 0:
                 ax.set_ylabel(name)
-        fig.colorbar(im, ax=list(axes[r]), shrink=0.8, pad=0.01)
+        fig.colorbar(im, ax=list(axes[r]), shrink=0.8)
     if title:
         fig.suptitle(title, fontsize=9)
     path = Path(path)

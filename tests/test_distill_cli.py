@@ -67,7 +67,7 @@ def test_distill_writes_the_run_folder_and_the_report(distilled):
     assert metrics["floor"]["residual"] < 1e-4 and metrics["floor"]["mmse"] > 0
     assert "| PIDDM-1 |" in res.stdout and "Acceptance" in res.stdout
     student = load_model(run, "student", problem="darcy")  # the folder resolves to piddm/student.pt
-    assert student.info.training["lam"] == 1.0
+    assert student.info.training["lam"] == 0.1 and student.info.training["inputs"] == "soft"
     assert load_model(run / "lam0", "student").info.training["lam"] == 0.0
 
 

@@ -26,3 +26,19 @@ def test_a_missing_reference_names_what_exists():
         pytest.skip("every problem has a shipped teacher")
     with pytest.raises(InputError, match=f"no shipped reference teacher for {missing}"):
         reference_model(missing)
+
+
+def test_the_darcy_student_is_shipped_and_comes_from_the_shipped_teacher():
+    from piddm.distill import load_student
+    from piddm.noise import standard_noise
+    from piddm.student import file_hash
+
+    assert ("darcy", "student") in available_references()
+    student, loaded = load_student(reference_model("darcy", "student"), problem="darcy")
+    assert loaded.info.training["teacher_hash"] == file_hash(reference_model("darcy", "teacher"))
+    prov = reference_provenance("darcy", "student")
+    assert prov["command"].startswith("piddm distill --pde darcy")
+    methods = [r["method"] for r in prov["quality"]["rows"]]
+    assert "PIDDM-1" in methods and "student λ=0" in methods
+    x = student(standard_noise(2, (2, 32, 32), seed=0))
+    assert x.shape == (2, 2, 32, 32) and x.isfinite().all()

@@ -32,9 +32,10 @@ def test_physics_term_is_differentiable(dataset_dir):
     assert torch.autograd.gradcheck(lambda y: R(y), (x,), eps=1e-6, atol=1e-5)
 
 
-def test_hard_inputs_measure_the_thresholded_residual_with_a_straight_through_gradient(dataset_dir):
+def test_hard_and_fixed_inputs_measure_the_thresholded_residual(dataset_dir):
     ds, soft = _physics(dataset_dir("darcy"))
-    hard = PhysicsLoss(soft.problem, soft.normaliser, soft.scale, soft.u_rms, hard_inputs=True)
+    hard = PhysicsLoss(soft.problem, soft.normaliser, soft.scale, soft.u_rms, inputs="hard")
+    fixed = PhysicsLoss(soft.problem, soft.normaliser, soft.scale, soft.u_rms, inputs="fixed")
     x = ds.batch(torch.arange(4)).double()
     x[:, 0] += 0.05 * torch.randn_like(x[:, 0])  # a off its two values: thresholding restores it
     assert hard(x).max() < 1e-8 < soft(x).min()
@@ -46,6 +47,10 @@ def test_hard_inputs_measure_the_thresholded_residual_with_a_straight_through_gr
     z = soft.normaliser.normalise(soft.problem.finalize_inputs(a), u).requires_grad_(True)
     soft(z).sum().backward()
     assert torch.allclose(y.grad[:, 1], z.grad[:, 1])
+    w = x.clone().requires_grad_(True)
+    fixed(w).sum().backward()  # fixed: same value and u-gradient, nothing reaches a
+    assert torch.allclose(fixed(x), hard(x)) and torch.allclose(w.grad[:, 1], z.grad[:, 1])
+    assert w.grad[:, 0].abs().max() == 0
 
 
 def _tiny_denoiser(seed=0):
