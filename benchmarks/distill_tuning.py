@@ -16,7 +16,6 @@ import json
 import time
 from pathlib import Path
 
-
 from pde_bench.conventions import provenance
 from piddm.distill import DistillOptions, distill, load_student
 from piddm.distributed import setup

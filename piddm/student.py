@@ -13,8 +13,8 @@ Pairs (eps, x0): x0 is the teacher's deterministic Heun solution from sigma_max 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
