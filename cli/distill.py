@@ -146,11 +146,13 @@ def distill(
                 opts.train.steps, opts.train.minutes, opts.device = cfg["steps"], minutes, device
                 runs[sub] = opts  # the report states the options the run really has
             label = f"student {sub} (λ={opts.lam:g})"
+            # resuming, a student stopped before its first checkpoint starts again from scratch
+            call = {"resume": again, "overwrite": resume and not again, "pairs": shared}
             if ctx.is_main:
                 with training_bar(label, opts.train.steps) as update:
-                    results[sub] = distill(opts, ctx, resume=again, on_progress=update, pairs=shared)
+                    results[sub] = distill(opts, ctx, on_progress=update, **call)
             else:
-                results[sub] = distill(opts, ctx, resume=again, pairs=shared)
+                results[sub] = distill(opts, ctx, **call)
     finally:
         ctx.close()
     if not ctx.is_main:

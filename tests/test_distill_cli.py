@@ -18,7 +18,7 @@ SMALL = ["--pairs", "16", "--pair-steps", "2", "--steps", "3", "--batch", "8", "
 
 def _piddm(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+                          timeout=300, cwd=cwd, check=False)
 
 
 def _one_line_error(res, *fragments):
@@ -78,6 +78,12 @@ def test_resume_continues_both_students(distilled, darcy_teacher):
     assert res.returncode == 0, res.stderr
     for sub in ("lam0", "piddm"):
         assert load_model(cwd / "run" / sub, "student").info.training["step"] == 5
+    # a student stopped before its first checkpoint starts again when the run is resumed
+    (cwd / "run" / "piddm" / "checkpoint.pt").unlink()
+    res = _piddm("distill", "--pde", "darcy", "--teacher", darcy_teacher, "-o", "run", "--resume", *SMALL, cwd=cwd)
+    assert res.returncode == 0, res.stderr
+    assert load_model(cwd / "run" / "piddm", "student").info.training["step"] == 3
+    assert load_model(cwd / "run" / "lam0", "student").info.training["step"] == 5  # kept, not retrained
 
 
 def test_quick_run_is_labelled_a_smoke_run(darcy_teacher, dataset_dir, tmp_path):
