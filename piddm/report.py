@@ -8,7 +8,6 @@ finite-sample MMSE/SMSE floor, and ratios to a baseline row (residual and speed)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +102,3 @@ def save_panel(path: Path, problem: Problem, fields: dict[str, tuple[np.ndarray,
     lo = max(min(float(np.min(rows[k])) for k in maps), hi - 6.0)  # six decades: the floor shows as flat
     return save_field_grid(rows, path, title=title, columns=columns, cmaps=dict.fromkeys(maps, "magma"),
                            limits=dict.fromkeys(maps, (lo, hi)))
-
-
-def read_metrics(path: Path) -> dict:
-    return json.loads(Path(path).read_text())

@@ -1,10 +1,10 @@
 """Atomic outputs, overwrite refusal, provenance, and the CLI's one-line errors."""
 
 import json
-import subprocess
 import sys
 
 import pytest
+from cli_helpers import run_piddm as _piddm
 
 from pde_bench.conventions import InputError, atomic_output, check_output, provenance
 
@@ -57,11 +57,6 @@ def test_provenance_records_what_made_an_output():
     assert {"python", "torch", "numpy", "piddm"} <= set(prov["versions"])
     assert "git_commit" in prov and "hardware" in prov and "command" in prov
     json.dumps(prov)  # serialisable
-
-
-def _piddm(*args):
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True,
-                          timeout=120)
 
 
 def test_cli_lists_problems():

@@ -1,13 +1,12 @@
 """Data sets on disk: splits, format, statistics, shards/workers/merge, torch dataset, CLI."""
 
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 import pytest
 import torch
 import xarray as xr
+from cli_helpers import run_piddm as _piddm
 
 import pde_bench
 from pde_bench.conventions import InputError
@@ -121,11 +120,6 @@ def test_navier_stokes_file_has_trajectory(tmp_path):
     data = load(files["train"])
     np.testing.assert_array_equal(data.trajectory[..., 0], data.a)
     np.testing.assert_array_equal(data.trajectory[..., -1], data.u)
-
-
-def _piddm(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
 
 
 def test_cli_generate_inspect_and_refuse_overwrite(tmp_path):

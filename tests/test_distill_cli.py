@@ -1,10 +1,10 @@
 """`piddm distill` end to end on a tiny teacher: run folder, report schema, resume, one-line errors."""
 
 import json
-import subprocess
-import sys
 
 import pytest
+from cli_helpers import one_line_error as _one_line_error
+from cli_helpers import run_piddm as _piddm
 
 from piddm.distributed import Context
 from piddm.model_file import load_model
@@ -14,19 +14,6 @@ from piddm.training import TrainConfig
 
 SMALL = ["--pairs", "16", "--pair-steps", "2", "--steps", "3", "--batch", "8", "--eval-samples", "16",
          "--eval-batch", "8", "--refine-steps", "2", "--device", "cpu"]
-
-
-def _piddm(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, check=False)
-
-
-def _one_line_error(res, *fragments):
-    assert res.returncode == 2, res.stderr
-    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("piddm: error:")]
-    assert len(lines) == 1, res.stderr
-    for frag in fragments:
-        assert frag in lines[0], lines[0]
 
 
 def _teacher(pde, dataset_dir, out):

@@ -1,26 +1,13 @@
 """`piddm train-teacher` and `piddm sample` end to end, and their one-line errors."""
 
-import subprocess
-import sys
 
 import h5py
 import pytest
+from cli_helpers import one_line_error as _one_line_error
+from cli_helpers import run_piddm as _piddm
 
 from pde_bench import InputError
 from piddm.model_file import load_model
-
-
-def _piddm(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
-
-
-def _one_line_error(res, *fragments):
-    assert res.returncode == 2, res.stderr
-    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("piddm: error:")]
-    assert len(lines) == 1, res.stderr
-    for frag in fragments:
-        assert frag in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
