@@ -78,6 +78,7 @@ def distill(
     from piddm.reference import reference_model
     from piddm.training import TrainConfig
 
+    from .eval_data import evaluation_data
     from .progress import progress_bar, training_bar
 
     if resume and overwrite:
@@ -110,7 +111,7 @@ def distill(
         if ctx.is_main:  # the evaluation data are checked before any training
             from piddm.distill_report import check_reference_data
 
-            data_dir = _evaluation_data(data, t_model, cfg["samples"])
+            data_dir = evaluation_data(data, t_model, cfg["samples"], made_by="piddm distill")
             ref = _reference_sets(data_dir, cfg["samples"])
             check_reference_data(ref, t_model)
         if ctx.is_main and overwrite and out.exists():
@@ -176,34 +177,6 @@ def _reference_sets(data_dir: Path, samples: int):
         return ReferenceSets(data_dir, samples, split="test")
     except ValueError as err:  # too few samples for the asked evaluation
         raise InputError(f"{err} (lower --eval-samples or give a larger data set)") from None
-
-
-def _evaluation_data(data: Path | None, teacher, samples: int) -> Path:
-    """The data set to evaluate on: the user's, the full default one, or a small one made now."""
-    from pde_bench.conventions import InputError
-    from pde_bench.datasets import generate_dataset, split_files
-
-    from .progress import progress_bar
-
-    if data is not None:
-        if not data.exists():
-            raise InputError(f"{data}: no such data-set folder")
-        return data
-    name, res = teacher.problem.name, teacher.resolution
-    full = Path("data") / f"{name}-{res}"
-    if split_files(full).get("test") and split_files(full).get("train"):
-        return full
-    small = Path("data") / f"{name}-{res}-eval"
-    if split_files(small).get("test"):
-        return small
-    seed = int(teacher.info.data.get("seed", 0))  # the teacher's seed: the same test split it was held out from
-    n = max(samples, 256)  # enough for a full run after a --quick one
-    sizes = {"train": n, "val": 16, "test": n}
-    with progress_bar(f"evaluation data {name} {res}² (seed {seed})", sum(sizes.values())) as advance:
-        generate_dataset(teacher.problem, small, sizes=sizes, resolution=res, seed=seed, on_progress=advance,
-                         options={"pde": name, "resolution": res, "seed": seed, "sizes": sizes,
-                                  "made_by": "piddm distill (evaluation data)"})
-    return small
 
 
 def _report(out: Path, t_model, students: dict, ref, data_dir: Path, cfg: dict, quick: bool, results: dict, runs: dict,

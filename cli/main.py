@@ -22,12 +22,13 @@ _STATE = {"debug": False}
 
 
 def _add_subcommands() -> None:
-    from . import data, distill, teacher
+    from . import data, distill, solve, teacher
 
     app.add_typer(data.app, name="data")
     app.command("train-teacher")(teacher.train_teacher)
     app.command("sample")(teacher.sample)
     app.command("distill")(distill.distill)
+    app.command("solve")(solve.solve)
 
 
 @app.callback()

@@ -1,0 +1,127 @@
+"""The physics-only baseline: optimise the fields themselves, no network, no learned prior.
+
+    L(x) = mean over observed points of ((x - x_obs) / s)^2 + lam * R(x_mix) + mu * Reg(x)
+
+over x = (a, u) in the network's normalised units, started from the observations on observed
+points and the data mean elsewhere, with the same misfit, mixing and physics term R as
+:func:`piddm.solve.solve_noise`. Reg is a smoothness prior on both channels (only unobserved
+points are free when observations are noise-free): ``tikhonov`` = mean squared forward
+difference, ``tv`` = mean of a smoothed |grad x|. It answers whether the learned prior earns its
+keep: with the same observations, physics and time, how far do physics plus smoothness get?
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from pde_bench.conventions import InputError
+
+from .observation import Observation
+from .physics_loss import PhysicsLoss
+from .solve import OPTIMIZERS, SolveResult, misfit, mix, observation_tensors, pad_history
+
+__all__ = ["REGULARISERS", "PhysicsSettings", "solve_physics_only"]
+
+REGULARISERS = ("tikhonov", "tv")
+
+
+@dataclass
+class PhysicsSettings:
+    """Baseline settings; defaults tuned on the validation split (benchmarks/solve_tuning.py)."""
+
+    iters: int = 2000
+    lam: float = 1.0
+    mu: float = 0.1
+    regulariser: str = "tikhonov"
+    lr: float = 0.02
+    optimizer: str = "adam"
+    budget_s: float | None = None  # wall-time cap per sample (the same budget as PIDDM's solve)
+    batch: int = 100
+
+    def check(self) -> None:
+        if self.iters < 0 or self.batch < 1 or not self.lam >= 0 or not self.mu >= 0 or not self.lr > 0:
+            raise InputError(f"physics-only settings out of range: {asdict(self)}")
+        if self.regulariser not in REGULARISERS:
+            raise InputError(f"--regulariser must be one of {', '.join(REGULARISERS)}, got {self.regulariser!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def smoothness(x: torch.Tensor, kind: str = "tikhonov", delta: float = 1e-2) -> torch.Tensor:
+    """Per-sample mean of squared (Tikhonov) or smoothed absolute (TV) forward differences of x (B, C, N, N)."""
+    dx = x[..., 1:, :] - x[..., :-1, :]
+    dy = x[..., :, 1:] - x[..., :, :-1]
+    if kind == "tikhonov":
+        return dx.pow(2).flatten(1).mean(1) + dy.pow(2).flatten(1).mean(1)
+    g = dx[..., :, :-1].pow(2) + dy[..., :-1, :].pow(2)
+    return (g + delta**2).sqrt().flatten(1).mean(1)
+
+
+def solve_physics_only(physics: PhysicsLoss, obs: Observation, settings: PhysicsSettings, *, device=None,
+                       on_progress: Callable[[int], None] | None = None) -> SolveResult:
+    """Data-space optimisation of every sample (one member each: no ensemble, std 0)."""
+    settings.check()
+    device = device or torch.device("cpu")
+    n, res = len(obs), obs.resolution
+    normaliser = physics.normaliser
+    mask_all, xobs_all, scale = observation_tensors(obs, normaliser, device, dtype=torch.float64)
+    exact = torch.tensor([s == 0 for s in obs.noise], device=device)
+    a_out, u_out, hist, losses = [], [], [], []
+    iters_done = []
+    t0 = time.perf_counter()
+    for s in range(0, n, settings.batch):
+        b = min(settings.batch, n - s)
+        mask, x_obs = mask_all[s:s + b], xobs_all[s:s + b]
+        x = torch.where(mask, x_obs, torch.zeros_like(x_obs)).requires_grad_(True)
+
+        def loss_of(x=x, mask=mask, x_obs=x_obs):
+            xm = mix(x, mask, x_obs, exact)
+            return (misfit(x, mask, x_obs, scale) + settings.lam * physics(xm)
+                    + settings.mu * smoothness(xm, settings.regulariser))
+
+        if settings.optimizer == "adam":
+            opt = torch.optim.Adam([x], lr=settings.lr)
+        else:
+            opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
+        history, evals = [], []  # per step: the loss of its first evaluation
+
+        def closure(loss_of=loss_of, evals=evals):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_of()
+            evals.append(loss.detach().cpu().numpy())
+            loss.sum().backward()
+            return loss.sum()
+
+        t_batch, steps = time.perf_counter(), 0
+        for _ in range(settings.iters):
+            if settings.budget_s is not None and time.perf_counter() - t_batch >= settings.budget_s * b:
+                break
+            opt.step(closure)
+            history.append(evals[0])
+            evals.clear()
+            steps += 1
+        with torch.no_grad():
+            final = loss_of()
+            a, u = normaliser.to_physical(mix(x, mask, x_obs, exact).cpu())
+        history.append(final.cpu().numpy())
+        hist.append(np.stack(history, axis=1))
+        losses.append(final.cpu().numpy())
+        iters_done.append(steps)
+        a_out.append(np.asarray(physics.problem.finalize_inputs(a)).astype(np.float64))
+        u_out.append(u.numpy())
+        if on_progress:
+            on_progress(b)
+    seconds = time.perf_counter() - t0
+    a, u = np.concatenate(a_out), np.concatenate(u_out)
+    return SolveResult(a=a, u=u, a_std=np.zeros_like(a), u_std=np.zeros_like(u), a_best=a, u_best=u,
+                       loss=pad_history(hist),
+                       nfe=0, grad_evals=0, seconds=seconds,
+                       extra={"final_loss": np.concatenate(losses), "iterations": iters_done})

@@ -1,0 +1,32 @@
+"""Default settings of ``piddm solve`` per problem and task, chosen on the validation split.
+
+Where the table has no entry the generic defaults of :class:`piddm.solve.SolveSettings` and
+:class:`piddm.physics_baseline.PhysicsSettings` apply. The choices and the measurements behind
+them: ``benchmarks/results/solve_tuning.md`` (``python benchmarks/solve_tuning.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from .physics_baseline import PhysicsSettings
+from .solve import SolveSettings
+
+__all__ = ["PHYSICS_TUNED", "SOLVE_TUNED", "physics_defaults", "solve_defaults"]
+
+# (problem, task) -> settings; filled from benchmarks/results/solve_tuning.md
+SOLVE_TUNED: dict[tuple[str, str], dict] = {}
+PHYSICS_TUNED: dict[tuple[str, str], dict] = {}
+
+_SOLVE_KEYS = ("starts", "iters", "lam", "lr", "optimizer")
+_PHYSICS_KEYS = ("iters", "lam", "mu", "regulariser", "lr", "optimizer")
+
+
+def solve_defaults(problem: str, task: str) -> dict:
+    base = {k: v for k, v in asdict(SolveSettings()).items() if k in _SOLVE_KEYS}
+    return {**base, **SOLVE_TUNED.get((problem, task), {})}
+
+
+def physics_defaults(problem: str, task: str) -> dict:
+    base = {k: v for k, v in asdict(PhysicsSettings()).items() if k in _PHYSICS_KEYS}
+    return {**base, **PHYSICS_TUNED.get((problem, task), {})}
