@@ -114,20 +114,23 @@ def solve(
         if obs.resolution != res:
             raise InputError(f"{input_file}: observations are {obs.resolution}x{obs.resolution}, the student "
                              f"works at {res}x{res}")
-        ids = np.arange(len(obs))
-        source = str(input_file)
+        task = obs.task()
     else:
         for s in specs:
             s.pixels(res)  # a count larger than the grid fails here, before any data is made
+        task = Observation.task_of({s.channel for s in specs})
+    out = out or Path("runs") / f"{name}-solve-{task}"
+    check_output(out, overwrite)
+    if input_file is not None:
+        ids = np.arange(len(obs))
+        source = str(input_file)
+    else:
         ids = np.asarray(parse_range(test))
         data_dir = _data_for(data, model, ids, split)
         a_true, u_true = _split_fields(data_dir, split, model, ids)
         obs = Observation.from_specs(specs, a_true, u_true, seed=mask_seed, start=int(ids[0]), noise=obs_noise)
         truth = {"a": a_true, "u": u_true}
         source = f"{data_dir} ({split} {ids[0]}:{ids[-1] + 1})"
-    task = obs.task()
-    out = out or Path("runs") / f"{name}-solve-{task}"
-    check_output(out, overwrite)
 
     cfg = {**solve_defaults(name, task)}
     cfg.update({k: v for k, v in {"starts": starts, "iters": iters, "lam": lam, "lr": lr,
@@ -212,7 +215,7 @@ def _run_methods(folder: Path, methods, net, physics, obs, truth, ids, settings,
                             "command": prov["command"], "git_commit": str(prov["git_commit"])})
             row = summary_row(label, task, metrics, result, samples=len(obs), batch=batch)
             if m == "physics":
-                row["iterations"] = result.extra["iterations"]
+                row["evaluations"] = result.extra["evaluations"]
             rows.append(row)
             n_panels = min(max_panels, len(obs))
             if n_panels:

@@ -119,9 +119,12 @@ class Observation:
 
     def task(self) -> str:
         """forward (only a observed), inverse (only u), reconstruction (both) or generation (none)."""
-        has = [bool(self.mask[:, c].any()) for c in range(2)]
-        return {(True, False): "forward", (False, True): "inverse", (True, True): "reconstruction",
-                (False, False): "generation"}[tuple(has)]
+        return self.task_of({ch for c, ch in enumerate(CHANNELS) if self.mask[:, c].any()})
+
+    @staticmethod
+    def task_of(observed: set[str]) -> str:
+        return {frozenset("a"): "forward", frozenset("u"): "inverse", frozenset("au"): "reconstruction",
+                frozenset(): "generation"}[frozenset(observed)]
 
     @classmethod
     def from_specs(cls, specs: list[ObserveSpec], a: np.ndarray, u: np.ndarray, *, seed: int = 0,

@@ -23,7 +23,7 @@ from pde_bench.conventions import InputError
 
 from .observation import Observation
 from .physics_loss import PhysicsLoss
-from .solve import OPTIMIZERS, SolveResult, misfit, mix, observation_tensors, pad_history
+from .solve import OPTIMIZERS, SolveResult, impose, misfit, mix, observation_tensors, optimise, pad_history
 
 __all__ = ["REGULARISERS", "PhysicsSettings", "solve_physics_only"]
 
@@ -75,7 +75,7 @@ def solve_physics_only(physics: PhysicsLoss, obs: Observation, settings: Physics
     mask_all, xobs_all, scale = observation_tensors(obs, normaliser, device, dtype=torch.float64)
     exact = torch.tensor([s == 0 for s in obs.noise], device=device)
     a_out, u_out, hist, losses = [], [], [], []
-    iters_done = []
+    evaluations = []
     t0 = time.perf_counter()
     for s in range(0, n, settings.batch):
         b = min(settings.batch, n - s)
@@ -87,36 +87,26 @@ def solve_physics_only(physics: PhysicsLoss, obs: Observation, settings: Physics
             return (misfit(x, mask, x_obs, scale) + settings.lam * physics(xm)
                     + settings.mu * smoothness(xm, settings.regulariser))
 
-        if settings.optimizer == "adam":
-            opt = torch.optim.Adam([x], lr=settings.lr)
-        else:
-            opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
-        history, evals = [], []  # per step: the loss of its first evaluation
+        history = []  # the loss of every evaluation (Adam: one per step)
 
-        def closure(loss_of=loss_of, evals=evals):
-            opt.zero_grad(set_to_none=True)
+        def total(loss_of=loss_of, history=history):
             loss = loss_of()
-            evals.append(loss.detach().cpu().numpy())
-            loss.sum().backward()
+            history.append(loss.detach().cpu().numpy())
             return loss.sum()
 
-        t_batch, steps = time.perf_counter(), 0
-        for _ in range(settings.iters):
-            if settings.budget_s is not None and time.perf_counter() - t_batch >= settings.budget_s * b:
-                break
-            opt.step(closure)
-            history.append(evals[0])
-            evals.clear()
-            steps += 1
+        deadline = None if settings.budget_s is None else time.perf_counter() + settings.budget_s * b
+        calls = optimise(x, total, optimizer=settings.optimizer, iters=settings.iters, lr=settings.lr,
+                         deadline=deadline)
         with torch.no_grad():
             final = loss_of()
             a, u = normaliser.to_physical(mix(x, mask, x_obs, exact).cpu())
         history.append(final.cpu().numpy())
         hist.append(np.stack(history, axis=1))
         losses.append(final.cpu().numpy())
-        iters_done.append(steps)
-        a_out.append(np.asarray(physics.problem.finalize_inputs(a)).astype(np.float64))
-        u_out.append(u.numpy())
+        evaluations.append(calls)
+        a = impose(a.numpy(), obs, 0, slice(s, s + b))
+        a_out.append(np.asarray(physics.problem.finalize_inputs(torch.as_tensor(a))).astype(np.float64))
+        u_out.append(impose(u.numpy(), obs, 1, slice(s, s + b)))
         if on_progress:
             on_progress(b)
     seconds = time.perf_counter() - t0
@@ -124,4 +114,4 @@ def solve_physics_only(physics: PhysicsLoss, obs: Observation, settings: Physics
     return SolveResult(a=a, u=u, a_std=np.zeros_like(a), u_std=np.zeros_like(u), a_best=a, u_best=u,
                        loss=pad_history(hist),
                        nfe=0, grad_evals=0, seconds=seconds,
-                       extra={"final_loss": np.concatenate(losses), "iterations": iters_done})
+                       extra={"final_loss": np.concatenate(losses), "evaluations": evaluations})

@@ -33,7 +33,8 @@ from .observation import Observation
 from .physics_loss import PhysicsLoss
 from .refine import to_shell
 
-__all__ = ["OPTIMIZERS", "SolveResult", "SolveSettings", "ensemble", "observation_tensors", "pad_history", "solve_noise"]
+__all__ = ["OPTIMIZERS", "SolveResult", "SolveSettings", "ensemble", "impose", "observation_tensors", "optimise",
+           "pad_history", "solve_noise"]
 
 OPTIMIZERS = ("adam", "lbfgs")
 
@@ -73,7 +74,7 @@ class SolveResult:
     u_std: np.ndarray
     a_best: np.ndarray
     u_best: np.ndarray
-    loss: np.ndarray  # (n, iters + 1): mean over the starts of each sample's loss per iteration
+    loss: np.ndarray  # (n, evaluations + 1): mean over the starts of each sample's loss at each evaluation
     nfe: int
     grad_evals: int
     seconds: float  # wall time of the whole solve
@@ -108,6 +109,20 @@ def mix(x: torch.Tensor, mask: torch.Tensor, x_obs: torch.Tensor, exact: torch.T
     return torch.where(keep, x_obs, x)
 
 
+def impose(field: np.ndarray, obs: Observation, channel: int, rows: slice) -> np.ndarray:
+    """Noise-free observed values of a channel written back exactly (float64) into physical fields.
+
+    ``field`` is (b, N, N) or members (b, K, N, N) for samples ``rows`` of ``obs``; the network
+    works in float32, so the mixed field holds the observations only to float32 round-off.
+    """
+    if obs.noise[channel] > 0:
+        return field
+    mask, vals = obs.mask[rows, channel], obs.values[rows, channel]
+    if field.ndim == 4:
+        mask, vals = mask[:, None], vals[:, None]
+    return np.where(mask, vals, field)
+
+
 def ensemble(problem, a: np.ndarray, u: np.ndarray, loss: np.ndarray) -> dict[str, np.ndarray]:
     """Members (n, K, N, N) -> mean / std / best (n, N, N); a finalised per member (Darcy: thresholded).
 
@@ -121,29 +136,50 @@ def ensemble(problem, a: np.ndarray, u: np.ndarray, loss: np.ndarray) -> dict[st
             "a_best": a[idx, best], "u_best": u[idx, best]}
 
 
-def _optimise(params: torch.Tensor, total: Callable[[], torch.Tensor], settings: SolveSettings,
-              on_step: Callable[[], None]) -> int:
-    """Run the optimiser on ``params``; returns the number of loss evaluations (forward + backward).
+class _OutOfTime(Exception):
+    pass
 
-    L-BFGS uses a strong-Wolfe line search with unit step (its evaluations per step vary);
-    ``settings.lr`` is Adam's step size. ``on_step()`` is called after every step.
+
+def optimise(params: torch.Tensor, total: Callable[[], torch.Tensor], *, optimizer: str, iters: int, lr: float,
+             deadline: float | None = None) -> int:
+    """Minimise ``total()`` over ``params`` in place; returns the number of loss evaluations.
+
+    Adam takes ``iters`` steps of size ``lr`` (one evaluation each). L-BFGS runs as one call of
+    up to ``iters`` iterations with a strong-Wolfe line search and unit step (a few evaluations
+    per iteration; it stops early once converged): called one iteration at a time it loses its
+    line-search state between calls and stalls. ``deadline`` (a ``time.perf_counter()`` value)
+    stops either optimiser at the first evaluation after it, leaving ``params`` at the best
+    point evaluated so far.
     """
     calls = [0]
+    best = [float("inf"), params.detach().clone()]
 
     def closure():
+        if deadline is not None and time.perf_counter() >= deadline:
+            raise _OutOfTime
         opt.zero_grad(set_to_none=True)
         loss = total()
         loss.backward()
         calls[0] += 1
+        if deadline is not None and loss.item() < best[0]:
+            best[0] = loss.item()
+            best[1].copy_(params.detach())
         return loss
 
-    if settings.optimizer == "adam":
-        opt = torch.optim.Adam([params], lr=settings.lr)
+    if iters == 0:
+        return 0
+    if optimizer == "adam":
+        opt = torch.optim.Adam([params], lr=lr)
+        steps = iters
     else:
-        opt = torch.optim.LBFGS([params], lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
-    for _ in range(settings.iters):
-        opt.step(closure)
-        on_step()
+        opt = torch.optim.LBFGS([params], lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe")
+        steps = 1
+    try:
+        for _ in range(steps):
+            opt.step(closure)
+    except _OutOfTime:
+        with torch.no_grad():
+            params.copy_(best[1])
     return calls[0]
 
 
@@ -178,26 +214,22 @@ def solve_noise(student: Callable[[torch.Tensor], torch.Tensor], physics: Physic
             phys = physics(mix(x, mask, x_obs, exact).double()).float()
             return misfit(x, mask, x_obs, scale) + settings.lam * phys, x
 
-        history, evals = [], []  # per step: the loss of its first evaluation (no extra network calls)
+        history = []  # the loss of every evaluation (Adam: one per step)
 
-        def total(member_loss=member_loss, evals=evals, b=b):
+        def total(member_loss=member_loss, history=history, b=b):
             loss, _ = member_loss()
-            evals.append(loss.detach().view(b, K).mean(1).cpu().numpy())
+            history.append(loss.detach().view(b, K).mean(1).cpu().numpy())
             return loss.sum()
 
-        def on_step(history=history, evals=evals):
-            history.append(evals[0])
-            evals.clear()
-
-        calls = _optimise(z, total, settings, on_step)
+        calls = optimise(z, total, optimizer=settings.optimizer, iters=settings.iters, lr=settings.lr)
         with torch.no_grad():
             final, x = member_loss()
             a, u = normaliser.to_physical(mix(x, mask, x_obs, exact).double().cpu())
         history.append(final.view(b, K).mean(1).cpu().numpy())
         nfe += b * (calls + 1)
         grads += b * calls
-        a_m.append(a.view(b, K, res, res).numpy())
-        u_m.append(u.view(b, K, res, res).numpy())
+        a_m.append(impose(a.view(b, K, res, res).numpy(), obs, 0, slice(s, s + b)))
+        u_m.append(impose(u.view(b, K, res, res).numpy(), obs, 1, slice(s, s + b)))
         losses.append(final.view(b, K).cpu().numpy())
         hist.append(np.stack(history, axis=1))
         if on_progress:

@@ -1,0 +1,134 @@
+"""Choose the defaults of ``piddm solve`` (PIDDM and the physics-only baseline) on the *validation* split.
+
+Both methods get the same tuning budget: the same number of configurations per task, scored on
+the same validation samples and masks. The score is the error of the wanted field(s) (forward:
+u; inverse: a; reconstruction: the sum of both). Rows are appended to ``--log`` (JSON lines) so
+separate invocations build one table; ``--table`` writes the markdown and prints the winners.
+
+    python benchmarks/solve_tuning.py --pde darcy --tasks forward inverse reconstruction --n 8
+    python benchmarks/solve_tuning.py --table runs/solve-tune/darcy.jsonl --name solve_tuning_darcy
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+
+TASKS = {"forward": ["a:3%"], "inverse": ["u:3%"], "reconstruction": ["a:3%", "u:3%"]}
+PIDDM_GRID = {"lam": [0.01, 0.1, 1.0], "lr": [0.05, 0.1]}
+PHYSICS_GRID = [{"lam": lam, "regulariser": reg, "mu": mu} for lam, (reg, mu) in
+                itertools.product([0.1, 1.0, 10.0], [("tikhonov", 0.1), ("tv", 0.01)])]
+
+
+def score(task: str, row: dict) -> float:
+    if task == "forward":
+        return row["err_u"]
+    if task == "inverse":
+        return row["err_a"]
+    return row["err_a"] + row["err_u"]
+
+
+def run(args) -> None:
+    from pde_bench.loading import load
+    from piddm.distill import load_student, physics_of
+    from piddm.observation import Observation, parse_observe
+    from piddm.physics_baseline import PhysicsSettings, solve_physics_only
+    from piddm.reference import reference_model
+    from piddm.solve import SolveSettings, solve_noise
+    from piddm.solve_report import sample_metrics, summary_row
+
+    net, model = load_student(args.student or reference_model(args.pde, "student"), problem=args.pde)
+    t = model.info.training
+    physics = physics_of(model, inputs=t.get("inputs", "soft"), boundary_weight=float(t.get("boundary_weight", 1.0)))
+    ds = load(args.data or Path("data") / f"{model.problem.name}-{model.resolution}", "val")
+    a, u = np.asarray(ds.a[:args.n], np.float64), np.asarray(ds.u[:args.n], np.float64)
+    truth = {"a": a, "u": u}
+    log = Path(args.log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for task in args.tasks:
+        obs = Observation.from_specs([parse_observe(s) for s in TASKS[task]], a, u, seed=args.mask_seed)
+        budget = []
+        for lam, lr in itertools.product(PIDDM_GRID["lam"], PIDDM_GRID["lr"]):
+            st = SolveSettings(starts=args.starts, iters=args.iters, lam=lam, lr=lr, batch=args.n)
+            res = solve_noise(net, physics, obs, st)
+            m = sample_metrics(model.problem, res, obs, truth, physics.scale, physics.u_rms)
+            row = {**summary_row("PIDDM", task, m, res, samples=args.n, batch=args.n), "pde": model.problem.name,
+                   "starts": args.starts, "iters": args.iters, "lam": lam, "lr": lr}
+            row["score"] = score(task, row)
+            budget.append(row["s_per_sample"])
+            _append(log, row)
+        for cfg in PHYSICS_GRID:
+            st = PhysicsSettings(iters=args.physics_iters, lr=args.physics_lr, budget_s=float(np.median(budget)),
+                                 batch=args.n, **cfg)
+            res = solve_physics_only(physics, obs, st)
+            m = sample_metrics(model.problem, res, obs, truth, physics.scale, physics.u_rms, ensemble=False)
+            row = {**summary_row("physics-only", task, m, res, samples=args.n, batch=args.n),
+                   "pde": model.problem.name, "iters": res.extra["evaluations"][0], "lr": args.physics_lr, **cfg}
+            row["score"] = score(task, row)
+            _append(log, row)
+
+
+def _append(log: Path, row: dict) -> None:
+    keep = {k: v for k, v in row.items() if not k.endswith("_std")}
+    print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in keep.items()}), flush=True)
+    with log.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def table(path: Path, name: str) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _report import write_table
+
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    for r in rows:
+        r.setdefault("regulariser", "-")
+        r.setdefault("mu", "-")
+        r.setdefault("starts", "-")
+        r["err_a %"] = 100 * r["err_a"]
+        r["err_u %"] = 100 * r["err_u"]
+    best = {}
+    for r in rows:
+        key = (r["pde"], r["task"], r["method"])
+        if key not in best or r["score"] < best[key]["score"]:
+            best[key] = r
+    for r in rows:
+        r["chosen"] = "**yes**" if best[(r["pde"], r["task"], r["method"])] is r else ""
+    cols = ["pde", "task", "method", "starts", "iters", "lam", "lr", "regulariser", "mu", "err_a %", "err_u %",
+            "residual", "coverage_a", "coverage_u", "s_per_sample", "score", "chosen"]
+    text = write_table(name, "piddm solve: tuning on the validation split", cols, rows, {"log": str(path)})
+    print(text)
+    for (pde, task, method), r in sorted(best.items()):
+        keys = ("lam", "lr") if method == "PIDDM" else ("lam", "regulariser", "mu")
+        print(pde, task, method, {k: r[k] for k in keys})
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pde", default="darcy")
+    p.add_argument("--student", default=None)
+    p.add_argument("--data", default=None)
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    p.add_argument("--n", type=int, default=8, help="validation samples")
+    p.add_argument("--starts", type=int, default=4)
+    p.add_argument("--iters", type=int, default=100)
+    p.add_argument("--physics-iters", type=int, default=3000)
+    p.add_argument("--physics-lr", type=float, default=0.02)
+    p.add_argument("--mask-seed", type=int, default=1, help="masks of the tuning runs (the test runs use 0)")
+    p.add_argument("--log", default="runs/solve-tune/tuning.jsonl")
+    p.add_argument("--table", default=None, help="write the markdown table of this log and stop")
+    p.add_argument("--name", default="solve_tuning")
+    args = p.parse_args()
+    if args.table:
+        table(Path(args.table), args.name)
+    else:
+        run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Solving from observations: noise-space optimisation, the physics-only baseline, per-sample metrics."""
+
+import numpy as np
+import pytest
+import torch
+
+import pde_bench
+from pde_bench.torch_data import Normaliser
+from piddm.observation import Observation, parse_observe
+from piddm.physics_baseline import PhysicsSettings, smoothness, solve_physics_only
+from piddm.physics_loss import PhysicsLoss
+from piddm.solve import SolveSettings, ensemble, misfit, mix, solve_noise
+from piddm.solve_report import sample_metrics, summary_row
+
+
+def _physics(name, a, u):
+    prob = pde_bench.get_problem(name)
+    norm = Normaliser(float(a.mean()), float(a.std()), float(u.mean()), float(u.std()))
+    scale = prob.residual_scale(a, u)
+    return PhysicsLoss(prob, norm, scale, float(np.sqrt((u**2).mean())))
+
+
+class LinearStudent(torch.nn.Module):
+    """A stand-in for the student: a fixed random 1x1 mixing plus a smoothing convolution."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(2, 2, 3, padding=1)
+        self.requires_grad_(False)
+
+    def forward(self, eps):
+        return 0.5 * self.conv(eps)
+
+
+def test_misfit_and_mix():
+    x = torch.zeros(2, 2, 4, 4)
+    x_obs = torch.ones(2, 2, 4, 4)
+    mask = torch.zeros(2, 2, 4, 4, dtype=torch.bool)
+    mask[0, 0, 0, :2] = True
+    scale = torch.tensor([2.0, 1.0])[:, None, None]
+    np.testing.assert_allclose(misfit(x, mask, x_obs, scale).numpy(), [0.25, 0.0])  # no observation: 0
+    m = mix(x, mask, x_obs, torch.tensor([True, True]))
+    assert m[0, 0, 0, :2].eq(1).all() and m.sum() == 2
+    assert mix(x, mask, x_obs, torch.tensor([False, True])).sum() == 0  # a noisy channel is not imposed
+
+
+def test_noise_solve_imposes_observations_lowers_the_loss_and_counts_calls(generated):
+    a, u = generated("poisson", 16, n=3)
+    physics = _physics("poisson", a, u)
+    obs = Observation.from_specs([parse_observe("a:20%"), parse_observe("u:10%")], a, u, seed=0)
+    st = SolveSettings(starts=3, iters=15, lam=0.1, lr=0.1, batch=3)
+    res = solve_noise(LinearStudent(), physics, obs, st)
+    assert res.u.shape == res.a_std.shape == res.u_best.shape == (3, 16, 16)
+    assert res.loss.shape == (3, 16)
+    assert (res.loss[:, -1] < res.loss[:, 0]).all()
+    for c, field in enumerate((res.a, res.u)):  # noise-free observations hold exactly in every member
+        np.testing.assert_allclose(field[obs.mask[:, c]], obs.values[:, c][obs.mask[:, c]], rtol=1e-6)
+        assert (((res.a_std, res.u_std)[c])[obs.mask[:, c]] < 1e-6).all()
+    assert (res.u_std[~obs.mask[:, 1]] > 0).mean() > 0.9  # starts differ off the observations
+    assert res.nfe == 3 * 16 and res.grad_evals == 3 * 15
+    one = solve_noise(LinearStudent(), physics, obs, SolveSettings(starts=3, iters=15, lam=0.1, lr=0.1, batch=1))
+    np.testing.assert_allclose(one.u, res.u, rtol=1e-4, atol=1e-7)  # a sample's answer is batch-independent
+    lb = solve_noise(LinearStudent(), physics, obs, SolveSettings(starts=2, iters=5, optimizer="lbfgs", batch=3))
+    assert (lb.loss[:, -1] < lb.loss[:, 0]).all() and lb.grad_evals >= 2 * 5
+
+
+def test_noisy_observations_are_not_imposed(generated):
+    a, u = generated("poisson", 16, n=2)
+    physics = _physics("poisson", a, u)
+    obs = Observation.from_specs([parse_observe("u:30%")], a, u, noise=1e-3)
+    res = solve_noise(LinearStudent(), physics, obs, SolveSettings(starts=2, iters=2, batch=2))
+    assert not np.allclose(res.u[obs.mask[:, 1]], obs.values[:, 1][obs.mask[:, 1]])
+
+
+def test_darcy_ensemble_takes_the_majority_level():
+    prob = pde_bench.get_problem("darcy")
+    a = np.array([[12.0, 3.0, 11.0], [4.0, 3.5, 9.0]]).reshape(1, 3, 2, 1) * np.ones((1, 3, 2, 2))
+    u = np.arange(12, dtype=float).reshape(1, 3, 2, 2)
+    out = ensemble(prob, a, u, loss=np.array([[3.0, 1.0, 2.0]]))
+    np.testing.assert_array_equal(out["a"][0, :, 0], [12.0, 3.0])  # 2 of 3 members are 12 / 3
+    np.testing.assert_allclose(out["a_std"][0, 0, 0], np.std([12.0, 3.0, 12.0]))
+    np.testing.assert_array_equal(out["u_best"], u[:, 1])  # lowest final loss
+    np.testing.assert_allclose(out["u"], u.mean(1))
+
+
+def test_physics_only_baseline_solves_poisson_given_all_of_a(generated):
+    """With a fully observed and no regulariser the baseline is a least-squares PDE solve: it must converge."""
+    a, u = generated("poisson", 16, n=2)
+    physics = _physics("poisson", a, u)
+    obs = Observation.from_specs([parse_observe("a:all")], a, u)
+    st = PhysicsSettings(iters=400, lam=1.0, mu=0.0, optimizer="lbfgs", batch=2)
+    res = solve_physics_only(physics, obs, st)
+    rel = np.linalg.norm(res.u - u) / np.linalg.norm(u)
+    assert rel < 1e-3, rel
+    np.testing.assert_array_equal(res.a, a)
+    metrics = sample_metrics(physics.problem, res, obs, {"a": a, "u": u}, physics.scale, physics.u_rms,
+                             ensemble=False)
+    assert np.isnan(metrics["coverage_u"]).all() and (metrics["err_a"] == 0).all()
+    assert (metrics["residual"] < 1e-2).all()
+    row = summary_row("physics-only", "forward", metrics, res, samples=2, batch=2)
+    assert row["wanted"] == "u" and row["coverage_u"] is None and row["err_u"] == pytest.approx(metrics["err_u"].mean())
+
+
+def test_smoothness_terms():
+    flat = torch.ones(1, 2, 8, 8)
+    assert smoothness(flat).item() == 0
+    ramp = torch.arange(8.0).expand(1, 2, 8, 8)
+    assert smoothness(ramp, "tikhonov").item() == pytest.approx(7 * 8 / (8 * 7) * 1.0)
+    assert smoothness(ramp, "tv").item() == pytest.approx(np.sqrt(1 + 1e-4), rel=1e-6)
+
+
+def test_darcy_metrics_use_the_error_rate(generated):
+    a, u = generated("darcy", 16, n=2)
+    physics = _physics("darcy", a, u)
+    obs = Observation.from_specs([parse_observe("u:10%")], a, u)
+    res = solve_noise(LinearStudent(), physics, obs, SolveSettings(starts=2, iters=1, batch=2))
+    m = sample_metrics(physics.problem, res, obs, {"a": a, "u": u}, physics.scale, physics.u_rms)
+    wrong = (physics.problem.finalize_inputs(torch.as_tensor(res.a)).numpy() != a).mean((1, 2))
+    np.testing.assert_allclose(m["err_a"], wrong)
+    assert ((m["coverage_a"] >= 0) & (m["coverage_a"] <= 1)).all()
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_a_time_budget_stops_the_baseline_at_its_best_point(generated, optimizer):
+    a, u = generated("poisson", 16, n=2)
+    physics = _physics("poisson", a, u)
+    obs = Observation.from_specs([parse_observe("a:all")], a, u)
+    free = solve_physics_only(physics, obs, PhysicsSettings(iters=40, mu=0.0, optimizer=optimizer, batch=2))
+    capped = solve_physics_only(physics, obs, PhysicsSettings(iters=10**6, mu=0.0, optimizer=optimizer, batch=2,
+                                                              budget_s=0.05))
+    assert capped.seconds < 2.0 and capped.extra["evaluations"][0] > 1
+    assert capped.extra["final_loss"].sum() <= capped.loss[:, 0].sum()
+    assert free.extra["evaluations"][0] >= 40

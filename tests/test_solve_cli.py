@@ -1,0 +1,109 @@
+"""`piddm solve` end to end on a tiny student: output folder, netCDF variables, obs.h5 input, one-line errors."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from cli_helpers import one_line_error, run_piddm
+
+from piddm.distill import DistillOptions, distill
+from piddm.distributed import Context
+from piddm.observation import Observation, parse_observe, write_observation
+from piddm.teacher import TeacherOptions, train_teacher
+from piddm.training import TrainConfig
+
+FAST = ["--starts", "2", "--iters", "2", "--physics-iters", "5", "--batch", "2", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def tiny_student(dataset_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("solve")
+    data = dataset_dir("darcy")
+    train_teacher(TeacherOptions(pde="darcy", data=str(data), out=str(root / "teacher"), preset="tiny", device="cpu",
+                                 grid_steps=2, train=TrainConfig(steps=2, batch=8, lr=2e-3, warmup=1,
+                                                                 checkpoint_every=2)), Context())
+    distill(DistillOptions(pde="darcy", teacher=str(root / "teacher" / "teacher.pt"), out=str(root / "student"),
+                           pairs=8, pair_steps=2, lam_warmup=0, device="cpu",
+                           train=TrainConfig(steps=2, batch=4, lr=1e-3, warmup=0, checkpoint_every=2)), Context())
+    return root / "student" / "student.pt", data
+
+
+@pytest.fixture(scope="module")
+def solved(tiny_student, tmp_path_factory):
+    student, data = tiny_student
+    out = tmp_path_factory.mktemp("out") / "fwd"
+    res = run_piddm("solve", "--pde", "darcy", "--student", student, "--data", data, "--observe", "a:10%",
+                    "--test", "2:5", "--method", "piddm", "--method", "physics", "-o", out, *FAST)
+    assert res.returncode == 0, res.stderr
+    return out, res
+
+
+def test_solve_writes_netcdf_panels_report_and_metrics(solved):
+    import xarray as xr
+
+    out, res = solved
+    for method in ("piddm", "physics"):
+        with xr.open_dataset(out / f"{method}.nc", engine="h5netcdf") as ds:
+            for v in ("a", "u", "a_std", "u_std", "mask_a", "mask_u", "obs_a", "obs_u", "a_true", "u_true"):
+                assert ds[v].dims == ("sample", "x", "y"), v
+                assert ds[v].shape == (3, 16, 16), v
+            assert list(ds["sample"].values) == [2, 3, 4]
+            for v in ("err_a", "err_u", "residual", "coverage_u"):
+                assert ds[v].dims == ("sample",)
+            assert set(np.unique(ds["a"].values)) <= {3.0, 12.0}  # Darcy a thresholded
+            mask = ds["mask_a"].values.astype(bool)
+            assert mask.sum() == 3 * round(0.1 * 256) and not ds["mask_u"].values.any()
+            np.testing.assert_array_equal(ds["a"].values[mask], ds["a_true"].values[mask])  # imposed exactly
+            assert ds.attrs["task"] == "forward"
+        assert len(list((out / "panels" / method).glob("sample_*.png"))) == 3
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = metrics["rows"]
+    assert [r["method"] for r in rows] == ["PIDDM", "physics-only"]
+    assert rows[0]["nfe"] == 2 * 3 and rows[0]["grad_evals"] == 2 * 2 and rows[1]["nfe"] == 0
+    assert rows[0]["wanted"] == "u" and 0 <= rows[0]["coverage_u"] <= 1 and rows[1]["coverage_u"] is None
+    assert metrics["provenance"]["options"]["task"] == "forward"
+    assert "| PIDDM | forward | u |" in res.stdout and (out / "report.md").exists()
+
+
+def test_solve_reads_an_observation_file(tiny_student, tmp_path):
+    from pde_bench.loading import load
+
+    student, data = tiny_student
+    test = load(data, "test")
+    a, u = np.asarray(test.a[:2], float), np.asarray(test.u[:2], float)
+    obs_path = tmp_path / "obs.h5"
+    write_observation(obs_path, Observation.from_specs([parse_observe("u:30")], a, u), {"a": a})
+    res = run_piddm("solve", "--pde", "darcy", "--student", student, "--input", obs_path, "-o", tmp_path / "inv",
+                    "--max-panels", "1", *FAST)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads((tmp_path / "inv" / "metrics.json").read_text())["rows"]
+    assert rows[0]["task"] == "inverse" and rows[0]["err_a"] is not None and rows[0]["err_u"] is None
+    assert len(list((tmp_path / "inv" / "panels" / "piddm").glob("*.png"))) == 1
+
+
+def test_solve_bad_input_is_one_line_and_leaves_nothing(tiny_student, solved, tmp_path):
+    student, data = tiny_student
+    base = ["solve", "--pde", "darcy", "--student", student, "--data", data, *FAST]
+    one_line_error(run_piddm(*base, "--observe", "a:0%", "-o", tmp_path / "x"), "(0, 100%]")
+    one_line_error(run_piddm(*base, "--observe", "a:150%", "-o", tmp_path / "x"), "(0, 100%]")
+    one_line_error(run_piddm(*base, "--observe", "u:257", "-o", tmp_path / "x"), "more points than the 16x16 grid")
+    one_line_error(run_piddm(*base, "-o", tmp_path / "x"), "nothing is observed")
+    one_line_error(run_piddm(*base, "--observe", "a:3%", "--test", "10:99", "-o", tmp_path / "x"),
+                   "test split", "16 samples")
+    empty = tmp_path / "empty.h5"
+    with h5py.File(empty, "w") as f:
+        f["u"] = np.zeros((2, 16, 16))
+    one_line_error(run_piddm(*base, "--input", empty, "-o", tmp_path / "x"), "none of the keys")
+    wrong = tmp_path / "wrong.h5"
+    with h5py.File(wrong, "w") as f:
+        f["mask_u"] = np.ones((2, 8, 8), dtype=np.uint8)
+        f["obs_u"] = np.zeros((2, 8, 8))
+    one_line_error(run_piddm(*base, "--input", wrong, "-o", tmp_path / "x"), "8x8", "16x16")
+    one_line_error(run_piddm("solve", "--pde", "poisson", "--student", student, "--observe", "a:3%", "-o",
+                             tmp_path / "x"), "problem 'darcy'", "'poisson'")
+    assert not (tmp_path / "x").exists()
+    out, _ = solved  # an existing output is refused and left as it was
+    before = sorted(p.name for p in out.iterdir())
+    one_line_error(run_piddm(*base, "--observe", "a:3%", "-o", out), "already exists")
+    assert sorted(p.name for p in out.iterdir()) == before
