@@ -69,6 +69,7 @@ def solve(
     physics_mu: float | None = typer.Option(None, "--physics-mu", help="baseline: weight of the smoothness term"),
     regulariser: str | None = typer.Option(None, "--regulariser", help="baseline: tikhonov | tv"),
     physics_lr: float | None = typer.Option(None, "--physics-lr", help="baseline: Adam step size"),
+    physics_optimizer: str | None = typer.Option(None, "--physics-optimizer", help="baseline: lbfgs | adam"),
     physics_budget: float | None = typer.Option(None, "--physics-budget", help="baseline: seconds per sample "
                                                 "[PIDDM's measured time when both run, else none]"),
     max_panels: int = typer.Option(100, "--max-panels", help="PNG panels per method (first samples)"),
@@ -140,7 +141,7 @@ def solve(
     pcfg = {**physics_defaults(name, task)}
     pcfg.update({k: v for k, v in {"iters": physics_iters, "lam": physics_lam, "mu": physics_mu,
                                    "regulariser": regulariser, "lr": physics_lr,
-                                   "optimizer": optimizer}.items() if v is not None})
+                                   "optimizer": physics_optimizer}.items() if v is not None})
     p_settings = PhysicsSettings(**pcfg, budget_s=physics_budget)
     p_settings.check()
     t = model.info.training

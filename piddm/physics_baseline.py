@@ -34,12 +34,12 @@ REGULARISERS = ("tikhonov", "tv")
 class PhysicsSettings:
     """Baseline settings; defaults tuned on the validation split (benchmarks/solve_tuning.py)."""
 
-    iters: int = 2000
-    lam: float = 1.0
-    mu: float = 0.1
+    iters: int = 20000  # L-BFGS iterations (Adam: steps); a cap: convergence or the time budget stops it first
+    lam: float = 0.1
+    mu: float = 1.0
     regulariser: str = "tikhonov"
-    lr: float = 0.02
-    optimizer: str = "adam"
+    lr: float = 0.02  # Adam only
+    optimizer: str = "lbfgs"
     budget_s: float | None = None  # wall-time cap per sample (the same budget as PIDDM's solve)
     batch: int = 100
 
