@@ -2,11 +2,13 @@
 
 Both methods get the same tuning budget: the same number of configurations per task, scored on
 the same validation samples and masks. The score is the error of the wanted field(s) (forward:
-u; inverse: a; reconstruction: the sum of both). Rows are appended to ``--log`` (JSON lines) so
+u; inverse: a; reconstruction: the sum of both). PIDDM runs ``--iters`` Adam steps; the baseline runs until convergence, its
+iteration cap ``--physics-iters`` or PIDDM's median seconds per sample (``--budget``), whichever
+comes first (``iters`` in the table: the evaluations it used). Rows are appended to ``--log`` (JSON lines) so
 separate invocations build one table; ``--table`` writes the markdown and prints the winners.
 
     python benchmarks/solve_tuning.py --pde darcy --tasks forward inverse reconstruction --n 8
-    python benchmarks/solve_tuning.py --table runs/solve-tune/darcy.jsonl --name solve_tuning_darcy
+    python benchmarks/solve_tuning.py --table runs/solve-tune/darcy*.jsonl --name solve_tuning_darcy
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def run(args) -> None:
             res = solve_noise(net, physics, obs, st)
             m = sample_metrics(model.problem, res, obs, truth, physics.scale, physics.u_rms)
             row = {**summary_row("PIDDM", task, m, res, samples=args.n, batch=args.n), "pde": model.problem.name,
-                   "starts": args.starts, "iters": args.iters, "lam": lam, "lr": lr}
+                   "starts": args.starts, "iters": args.iters, "cap": args.iters, "lam": lam, "lr": lr}
             row["score"] = score(task, row)
             budget.append(row["s_per_sample"])
             _append(log, row)
@@ -71,7 +73,8 @@ def run(args) -> None:
             res = solve_physics_only(physics, obs, st)
             m = sample_metrics(model.problem, res, obs, truth, physics.scale, physics.u_rms, ensemble=False)
             row = {**summary_row("physics-only", task, m, res, samples=args.n, batch=args.n),
-                   "pde": model.problem.name, "iters": res.extra["evaluations"][0], "lr": args.physics_lr, **cfg}
+                   "pde": model.problem.name, "iters": res.extra["evaluations"][0], "cap": args.physics_iters,
+                   "budget_s": st.budget_s, "lr": args.physics_lr, **cfg}
             row["score"] = score(task, row)
             _append(log, row)
 
@@ -83,18 +86,19 @@ def _append(log: Path, row: dict) -> None:
         f.write(json.dumps(row) + "\n")
 
 
-def table(path: Path, name: str) -> None:
+def table(paths: list[Path], name: str) -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
     from _report import write_table
 
-    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for path in paths for line in Path(path).read_text().splitlines() if line.strip()]
     for r in rows:
         r.setdefault("regulariser", "-")
         r.setdefault("mu", "-")
         r.setdefault("starts", "-")
         r.setdefault("optimizer", "adam")
+        r.setdefault("cap", r["iters"] if r["method"] == "PIDDM" else "-")
         r["err_a %"] = 100 * r["err_a"]
         r["err_u %"] = 100 * r["err_u"]
     best = {}
@@ -104,9 +108,9 @@ def table(path: Path, name: str) -> None:
             best[key] = r
     for r in rows:
         r["chosen"] = "**yes**" if best[(r["pde"], r["task"], r["method"])] is r else ""
-    cols = ["pde", "task", "method", "optimizer", "starts", "iters", "lam", "lr", "regulariser", "mu", "err_a %", "err_u %",
+    cols = ["pde", "task", "method", "optimizer", "starts", "cap", "iters", "lam", "lr", "regulariser", "mu", "err_a %", "err_u %",
             "residual", "coverage_a", "coverage_u", "s_per_sample", "score", "chosen"]
-    text = write_table(name, "piddm solve: tuning on the validation split", cols, rows, {"log": str(path)})
+    text = write_table(name, "piddm solve: tuning on the validation split", cols, rows, {"logs": [str(p) for p in paths]})
     print(text)
     for (pde, task, method), r in sorted(best.items()):
         keys = ("lam", "lr") if method == "PIDDM" else ("lam", "regulariser", "mu", "optimizer")
@@ -128,11 +132,11 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=None, help="baseline seconds per sample [PIDDM's median]")
     p.add_argument("--mask-seed", type=int, default=1, help="masks of the tuning runs (the test runs use 0)")
     p.add_argument("--log", default="runs/solve-tune/tuning.jsonl")
-    p.add_argument("--table", default=None, help="write the markdown table of this log and stop")
+    p.add_argument("--table", nargs="+", type=Path, default=None, help="write the markdown table of these logs and stop")
     p.add_argument("--name", default="solve_tuning")
     args = p.parse_args()
     if args.table:
-        table(Path(args.table), args.name)
+        table(args.table, args.name)
     else:
         run(args)
 

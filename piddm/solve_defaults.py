@@ -20,7 +20,11 @@ SOLVE_TUNED: dict[tuple[str, str], dict] = {
     ("darcy", "inverse"): {"lam": 0.01, "lr": 0.05},
     ("darcy", "reconstruction"): {"lam": 0.01, "lr": 0.05},
 }
-PHYSICS_TUNED: dict[tuple[str, str], dict] = {}
+PHYSICS_TUNED: dict[tuple[str, str], dict] = {
+    ("darcy", "forward"): {"lam": 1.0, "mu": 1.0, "regulariser": "tikhonov", "optimizer": "lbfgs"},
+    ("darcy", "inverse"): {"lam": 0.1, "mu": 1.0, "regulariser": "tikhonov", "optimizer": "lbfgs"},
+    ("darcy", "reconstruction"): {"lam": 0.1, "mu": 1.0, "regulariser": "tikhonov", "optimizer": "lbfgs"},
+}
 
 _SOLVE_KEYS = ("starts", "iters", "lam", "lr", "optimizer")
 _PHYSICS_KEYS = ("iters", "lam", "mu", "regulariser", "lr", "optimizer")
