@@ -58,7 +58,7 @@ def run(args) -> None:
     for task in args.tasks:
         obs = Observation.from_specs([parse_observe(s) for s in TASKS[task]], a, u, seed=args.mask_seed)
         budget = [args.budget] if args.budget else []
-        for lam, lr in itertools.product(PIDDM_GRID["lam"], PIDDM_GRID["lr"]) if "piddm" in args.methods else ():
+        for lam, lr in itertools.product(args.piddm_lam, args.piddm_lr) if "piddm" in args.methods else ():
             st = SolveSettings(starts=args.starts, iters=args.iters, lam=lam, lr=lr, batch=args.n)
             res = solve_noise(net, physics, obs, st)
             m = sample_metrics(model.problem, res, obs, truth, physics.scale, physics.u_rms)
@@ -67,7 +67,8 @@ def run(args) -> None:
             row["score"] = score(task, row)
             budget.append(row["s_per_sample"])
             _append(log, row)
-        for cfg in PHYSICS_GRID if "physics" in args.methods else ():
+        grid = [c for c in PHYSICS_GRID if c["lam"] in args.physics_lam and c["regulariser"] in args.regularisers]
+        for cfg in grid if "physics" in args.methods else ():
             st = PhysicsSettings(iters=args.physics_iters, lr=args.physics_lr, budget_s=float(np.median(budget)),
                                  batch=args.n, **cfg)
             res = solve_physics_only(physics, obs, st)
@@ -128,6 +129,10 @@ def main() -> None:
     p.add_argument("--iters", type=int, default=100)
     p.add_argument("--physics-iters", type=int, default=1000)
     p.add_argument("--physics-lr", type=float, default=0.02)
+    p.add_argument("--piddm-lam", nargs="+", type=float, default=PIDDM_GRID["lam"])
+    p.add_argument("--piddm-lr", nargs="+", type=float, default=PIDDM_GRID["lr"])
+    p.add_argument("--physics-lam", nargs="+", type=float, default=sorted({c["lam"] for c in PHYSICS_GRID}))
+    p.add_argument("--regularisers", nargs="+", default=["tikhonov", "tv"])
     p.add_argument("--methods", nargs="+", default=["piddm", "physics"], choices=["piddm", "physics"])
     p.add_argument("--budget", type=float, default=None, help="baseline seconds per sample [PIDDM's median]")
     p.add_argument("--mask-seed", type=int, default=1, help="masks of the tuning runs (the test runs use 0)")

@@ -18,27 +18,43 @@ stderr = Console(stderr=True)
 LOG_EVERY_S = 30.0
 
 
+def _advancer(bar: Progress, description: str, total: int):
+    """``advance(n)`` for a new task; redirected to a file, it also prints a plain line every 30 s."""
+    import time
+
+    task = bar.add_task(description, total=total)
+    state = {"done": 0, "t0": time.monotonic(), "last": time.monotonic()}
+
+    def advance(n: int = 1) -> None:
+        bar.advance(task, n)
+        state["done"] += n
+        now = time.monotonic()
+        if not stderr.is_terminal and (now - state["last"] >= LOG_EVERY_S or state["done"] >= total):
+            state["last"] = now
+            elapsed = now - state["t0"]
+            eta = elapsed / state["done"] * (total - state["done"]) if state["done"] else float("nan")
+            stderr.print(f"{description}: {state['done']}/{total} elapsed {elapsed / 60:.1f} min "
+                         f"ETA {eta / 60:.1f} min")
+
+    return advance
+
+
+_COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("ETA"), TimeRemainingColumn())
+
+
 @contextlib.contextmanager
 def progress_bar(description: str, total: int):
     """Yield ``advance(n)``: a callback that moves a bar of ``total`` items on stderr."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=stderr, transient=False) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+    with Progress(*_COLUMNS, console=stderr, transient=False) as bar:
+        yield _advancer(bar, description, total)
 
 
 @contextlib.contextmanager
 def task_bars():
     """Yield ``add(description, total) -> advance(n)``: several bars, one after another, on stderr."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=stderr, transient=False) as bar:
-        def add(description: str, total: int):
-            task = bar.add_task(description, total=total)
-            return lambda n=1: bar.advance(task, n)
-
-        yield add
+    with Progress(*_COLUMNS, console=stderr, transient=False) as bar:
+        yield lambda description, total: _advancer(bar, description, total)
 
 
 @contextlib.contextmanager
