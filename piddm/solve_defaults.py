@@ -19,11 +19,16 @@ SOLVE_TUNED: dict[tuple[str, str], dict] = {
     ("darcy", "forward"): {"lam": 0.1, "lr": 0.05},
     ("darcy", "inverse"): {"lam": 0.01, "lr": 0.05},
     ("darcy", "reconstruction"): {"lam": 0.01, "lr": 0.05},
+    ("poisson", "forward"): {"lam": 0.01, "lr": 0.05},
+    ("poisson", "inverse"): {"lam": 0.1, "lr": 0.05},
+    ("poisson", "reconstruction"): {"lam": 0.01, "lr": 0.05},
 }
 PHYSICS_TUNED: dict[tuple[str, str], dict] = {
     ("darcy", "forward"): {"lam": 1.0, "mu": 1.0, "regulariser": "tikhonov", "optimizer": "lbfgs"},
     ("darcy", "inverse"): {"lam": 0.1, "mu": 1.0, "regulariser": "tikhonov", "optimizer": "lbfgs"},
     ("darcy", "reconstruction"): {"lam": 0.1, "mu": 1.0, "regulariser": "tikhonov", "optimizer": "lbfgs"},
+    **{("poisson", t): {"lam": 0.1, "mu": 1.0, "regulariser": "tikhonov", "optimizer": "lbfgs"}
+       for t in ("forward", "inverse", "reconstruction")},
 }
 
 _SOLVE_KEYS = ("starts", "iters", "lam", "lr", "optimizer")
