@@ -80,7 +80,12 @@ def solve(
     import numpy as np
 
     from pde_bench import get_problem
-    from pde_bench.conventions import InputError, atomic_output, check_output, provenance
+    from pde_bench.conventions import (
+        InputError,
+        atomic_output,
+        check_output,
+        provenance,
+    )
     from piddm.distill import load_student, physics_of
     from piddm.distributed import resolve_device
     from piddm.observation import Observation, parse_observe, read_observation
@@ -188,7 +193,12 @@ def _run_methods(folder: Path, methods, net, physics, obs, truth, ids, settings,
                  max_panels, prov) -> list[dict]:
     from piddm.physics_baseline import solve_physics_only
     from piddm.solve import solve_noise
-    from piddm.solve_report import sample_metrics, save_sample_panel, summary_row, write_solution
+    from piddm.solve_report import (
+        sample_metrics,
+        save_sample_panel,
+        summary_row,
+        write_solution,
+    )
 
     from .progress import task_bars
 
@@ -250,8 +260,8 @@ def _write_report(folder: Path, rows, name, res, task, obs, source, settings, p_
         lines.append(f"Physics-only: fields optimised directly, {p_settings.optimizer}, λ = {p_settings.lam:g}, "
                      f"{p_settings.regulariser} weight μ = {p_settings.mu:g}, at most {p_settings.iters} steps"
                      + (f" and {p_settings.budget_s:.2f} s per sample" if p_settings.budget_s else "") + ".")
-    lines += ["", f"Command: `{prov.get('command', '')}`  ", f"Commit: {prov.get('git_commit', '')}; created "
-              f"{prov.get('created', '')}", ""]
+    lines += ["", f"Command: `{prov.get('command', '')}`  ",
+              f"Commit: {prov.get('git_commit', '')}; created {prov.get('created', '')}", ""]
     text = "\n".join(lines)
     atomic_write_text(folder / "report.md", text)
     atomic_write_json(folder / "metrics.json", {"rows": rows, "settings": {"piddm": settings.to_dict(),

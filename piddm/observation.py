@@ -40,7 +40,7 @@ class ObserveSpec:
                 raise InputError(f"--observe {self.channel}:{self.count}: more points than the "
                                  f"{resolution}x{resolution} grid holds ({total})")
             return self.count
-        return max(1, int(round(self.fraction * total)))
+        return max(1, round(self.fraction * total))
 
     def __str__(self) -> str:
         if self.count is not None:

@@ -23,7 +23,16 @@ from pde_bench.conventions import InputError
 
 from .observation import Observation
 from .physics_loss import PhysicsLoss
-from .solve import OPTIMIZERS, SolveResult, impose, misfit, mix, observation_tensors, optimise, pad_history
+from .solve import (
+    OPTIMIZERS,
+    SolveResult,
+    impose,
+    misfit,
+    mix,
+    observation_tensors,
+    optimise,
+    pad_history,
+)
 
 __all__ = ["REGULARISERS", "PhysicsSettings", "solve_physics_only"]
 
@@ -70,7 +79,7 @@ def solve_physics_only(physics: PhysicsLoss, obs: Observation, settings: Physics
     """Data-space optimisation of every sample (one member each: no ensemble, std 0)."""
     settings.check()
     device = device or torch.device("cpu")
-    n, res = len(obs), obs.resolution
+    n = len(obs)
     normaliser = physics.normaliser
     mask_all, xobs_all, scale = observation_tensors(obs, normaliser, device, dtype=torch.float64)
     exact = torch.tensor([s == 0 for s in obs.noise], device=device)

@@ -22,8 +22,15 @@ from pde_bench.problems.base import Problem
 from .observation import Observation
 from .solve import SolveResult
 
-__all__ = ["METRICS", "save_sample_panel", "sample_metrics", "solve_table", "summary_row", "wanted_fields",
-           "write_solution"]
+__all__ = [
+    "METRICS",
+    "sample_metrics",
+    "save_sample_panel",
+    "solve_table",
+    "summary_row",
+    "wanted_fields",
+    "write_solution",
+]
 
 METRICS = ("err_a", "err_u", "residual", "bc", "coverage_a", "coverage_u")
 
@@ -97,7 +104,7 @@ def write_solution(path: Path, problem: Problem, result: SolveResult, obs: Obser
     """The solution as netCDF-4 (h5netcdf): fields (sample, x, y) in physical units, metrics (sample,)."""
     import xarray as xr
 
-    n, res = len(result.u), result.u.shape[-1]
+    res = result.u.shape[-1]
     coords = {"sample": np.asarray(sample_ids), "x": problem.coordinates(res), "y": problem.coordinates(res)}
     dims = ("sample", "x", "y")
     a_fin = np.asarray(problem.finalize_inputs(torch.as_tensor(result.a))).astype(np.float64)

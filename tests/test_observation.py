@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from pde_bench.conventions import InputError
-from piddm.observation import Observation, ObserveSpec, parse_observe, read_observation, write_observation
+from piddm.observation import (
+    Observation,
+    ObserveSpec,
+    parse_observe,
+    read_observation,
+    write_observation,
+)
 
 
 def test_specs_parse_fractions_counts_and_all():
