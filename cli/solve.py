@@ -94,6 +94,8 @@ def solve(
     from piddm.solve import SolveSettings
     from piddm.solve_defaults import physics_defaults, solve_defaults
 
+    from .eval_data import evaluation_data
+
     name = get_problem(pde).name
     for m in method:
         if m not in METHODS:
@@ -132,7 +134,7 @@ def solve(
         source = str(input_file)
     else:
         ids = np.asarray(parse_range(test))
-        data_dir = _data_for(data, model, ids, split)
+        data_dir = evaluation_data(data, model, int(ids[-1]) + 1, made_by="piddm solve")
         a_true, u_true = _split_fields(data_dir, split, model, ids)
         obs = Observation.from_specs(specs, a_true, u_true, seed=mask_seed, start=int(ids[0]), noise=obs_noise)
         truth = {"a": a_true, "u": u_true}
@@ -162,12 +164,6 @@ def solve(
         text = _write_report(tmp, rows, name, res, task, obs, source, settings, p_settings, methods, prov)
     typer.echo(text)
     typer.echo("\n".join(f"{m:9s} {out / (m + '.nc')}" for m in methods) + f"\nreport    {out / 'report.md'}")
-
-
-def _data_for(data: Path | None, model, ids, split: str) -> Path:
-    from .eval_data import evaluation_data
-
-    return evaluation_data(data, model, max(int(ids[-1]) + 1, 1), made_by="piddm solve")
 
 
 def _split_fields(data_dir: Path, split: str, model, ids):

@@ -40,7 +40,8 @@ def physics_errors(problem: Problem, a, u, scale: float, u_rms: float | None = N
 
     ``a`` is passed through ``problem.finalize_inputs`` (Darcy: thresholded) first. ``bc`` is
     the RMS of the boundary values relative to ``u_rms`` (the data's RMS of u); None for
-    periodic problems, which have no boundary to violate.
+    periodic problems, which have no boundary to violate. ``residual_per_sample`` and
+    ``bc_per_sample`` (NaN without a boundary) give the same per sample.
     """
     per_sample, bc_sq = [], []
     for i in range(0, len(a), batch):
@@ -51,8 +52,10 @@ def physics_errors(problem: Problem, a, u, scale: float, u_rms: float | None = N
         if problem.boundary == "dirichlet":
             bc_sq.append(problem.boundary_residual(ub).pow(2).mean(dim=-1))
     r = torch.cat(per_sample)
-    bc = None
+    bc, bc_each = None, np.full(len(r), np.nan)
     if bc_sq and u_rms:
-        bc = float(torch.cat(bc_sq).mean().sqrt() / u_rms)
+        sq = torch.cat(bc_sq)
+        bc = float(sq.mean().sqrt() / u_rms)
+        bc_each = (sq.sqrt() / u_rms).numpy()
     return {"residual": float(r.mean()), "residual_median": float(r.median()), "bc": bc,
-            "residual_per_sample": r.numpy()}
+            "residual_per_sample": r.numpy(), "bc_per_sample": bc_each}

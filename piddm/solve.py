@@ -66,7 +66,10 @@ class SolveSettings:
 
 @dataclass
 class SolveResult:
-    """Physical fields (n, N, N): prediction (ensemble mean), std, best member; costs per sample."""
+    """Physical fields (n, N, N): prediction (ensemble mean), std, best member; costs per sample.
+
+    ``a`` and ``a_best`` are finalised (Darcy: thresholded), as every report needs them.
+    """
 
     a: np.ndarray
     u: np.ndarray

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from pde_bench.conventions import atomic_output
-from pde_bench.metrics import normalised_residual
 from pde_bench.problems.base import Problem
 
 from .observation import Observation
+from .quality import physics_errors
 from .solve import SolveResult
 
 __all__ = [
@@ -58,20 +58,14 @@ def _coverage(pred, std, true, observed) -> np.ndarray:
 
 def sample_metrics(problem: Problem, result: SolveResult, obs: Observation, truth: dict[str, np.ndarray],
                    scale: float, u_rms: float, ensemble: bool = True) -> dict[str, np.ndarray]:
-    """Per-sample metrics (n,) of a solve; see the module docstring."""
+    """Per-sample metrics (n,) of a solve (its a already finalised); see the module docstring."""
     n = len(result.u)
-    a_fin = np.asarray(problem.finalize_inputs(torch.as_tensor(result.a))).astype(np.float64)
-    with torch.no_grad():
-        r = problem.residual(torch.as_tensor(a_fin), torch.as_tensor(result.u), check=False)
-        out = {"residual": normalised_residual(r, scale).numpy()}
-        if problem.boundary == "dirichlet":
-            out["bc"] = problem.boundary_residual(torch.as_tensor(result.u), check=False).pow(2).mean(-1).sqrt().numpy() / u_rms
-        else:
-            out["bc"] = np.full(n, np.nan)
+    phys = physics_errors(problem, result.a, result.u, scale, u_rms)
+    out = {"residual": phys["residual_per_sample"], "bc": phys["bc_per_sample"]}
     nan = np.full(n, np.nan)
     for c, ch in enumerate(("a", "u")):
         true = truth.get(ch)
-        pred, std = (a_fin, result.a_std) if ch == "a" else (result.u, result.u_std)
+        pred, std = (result.a, result.a_std) if ch == "a" else (result.u, result.u_std)
         if true is None:
             out[f"err_{ch}"], out[f"coverage_{ch}"] = nan, nan
             continue
@@ -107,10 +101,8 @@ def write_solution(path: Path, problem: Problem, result: SolveResult, obs: Obser
     res = result.u.shape[-1]
     coords = {"sample": np.asarray(sample_ids), "x": problem.coordinates(res), "y": problem.coordinates(res)}
     dims = ("sample", "x", "y")
-    a_fin = np.asarray(problem.finalize_inputs(torch.as_tensor(result.a))).astype(np.float64)
-    data = {"a": (dims, a_fin), "u": (dims, result.u), "a_std": (dims, result.a_std), "u_std": (dims, result.u_std),
-            "a_best": (dims, np.asarray(problem.finalize_inputs(torch.as_tensor(result.a_best))).astype(np.float64)),
-            "u_best": (dims, result.u_best),
+    data = {"a": (dims, result.a), "u": (dims, result.u), "a_std": (dims, result.a_std), "u_std": (dims, result.u_std),
+            "a_best": (dims, result.a_best), "u_best": (dims, result.u_best),
             "mask_a": (dims, obs.mask[:, 0].astype(np.uint8)), "mask_u": (dims, obs.mask[:, 1].astype(np.uint8)),
             "obs_a": (dims, np.where(obs.mask[:, 0], obs.values[:, 0], np.nan)),
             "obs_u": (dims, np.where(obs.mask[:, 1], obs.values[:, 1], np.nan)),
@@ -135,11 +127,10 @@ def save_sample_panel(path: Path, i: int, problem: Problem, result: SolveResult,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    a_pred = np.asarray(problem.finalize_inputs(torch.as_tensor(result.a[i]))).astype(np.float64)
     cols = ("truth", "prediction", "|error|", "std", "observed")
     fig, axes = plt.subplots(2, len(cols), figsize=(11, 4.6), layout="constrained", squeeze=False)
     for c, ch in enumerate(("a", "u")):
-        pred = a_pred if ch == "a" else result.u[i]
+        pred = (result.a if ch == "a" else result.u)[i]
         std = (result.a_std if ch == "a" else result.u_std)[i]
         true = truth.get(ch)
         true_i = None if true is None else true[i]
