@@ -62,6 +62,8 @@ def solve(
     lam: float | None = typer.Option(None, "--lam", help="lambda_infer: weight of the PDE residual"),
     lr: float | None = typer.Option(None, "--lr", help="Adam step size on the noise"),
     optimizer: str | None = typer.Option(None, "--optimizer", help="adam | lbfgs"),
+    polish: int | None = typer.Option(None, "--polish", help="L-BFGS iterations on each member's fields after "
+                                      "the noise search (0: none)"),
     batch: int = typer.Option(16, "--batch", help="samples per optimisation batch"),
     seed: int = typer.Option(0, "--seed", help="seed of the starts' noise"),
     physics_iters: int | None = typer.Option(None, "--physics-iters", help="baseline: optimiser steps"),
@@ -70,6 +72,8 @@ def solve(
     regulariser: str | None = typer.Option(None, "--regulariser", help="baseline: tikhonov | tv"),
     physics_lr: float | None = typer.Option(None, "--physics-lr", help="baseline: Adam step size"),
     physics_optimizer: str | None = typer.Option(None, "--physics-optimizer", help="baseline: lbfgs | adam"),
+    physics_precondition: bool | None = typer.Option(None, "--physics-precondition/--no-physics-precondition",
+                                                     help="baseline: smoothing preconditioner on the fields"),
     physics_budget: float | None = typer.Option(None, "--physics-budget", help="baseline: seconds per sample "
                                                 "[PIDDM's measured time when both run, else none]"),
     max_panels: int = typer.Option(100, "--max-panels", help="PNG panels per method (first samples)"),
@@ -142,13 +146,14 @@ def solve(
 
     cfg = {**solve_defaults(name, task)}
     cfg.update({k: v for k, v in {"starts": starts, "iters": iters, "lam": lam, "lr": lr,
-                                  "optimizer": optimizer}.items() if v is not None})
+                                  "optimizer": optimizer, "polish": polish}.items() if v is not None})
     settings = SolveSettings(**cfg, seed=seed, batch=batch)
     settings.check()
     pcfg = {**physics_defaults(name, task)}
     pcfg.update({k: v for k, v in {"iters": physics_iters, "lam": physics_lam, "mu": physics_mu,
                                    "regulariser": regulariser, "lr": physics_lr,
-                                   "optimizer": physics_optimizer}.items() if v is not None})
+                                   "optimizer": physics_optimizer,
+                                   "precondition": physics_precondition}.items() if v is not None})
     p_settings = PhysicsSettings(**pcfg, budget_s=physics_budget)
     p_settings.check()
     t = model.info.training
@@ -251,10 +256,13 @@ def _write_report(folder: Path, rows, name, res, task, obs, source, settings, p_
     if "piddm" in methods:
         lines.append(f"PIDDM: K = {settings.starts} starts, {settings.iters} {settings.optimizer} steps"
                      + (f" (lr {settings.lr:g})" if settings.optimizer == "adam" else "")
-                     + f", λ_infer = {settings.lam:g}, noise on the Gaussian shell.")
+                     + f", λ_infer = {settings.lam:g}, noise on the Gaussian shell"
+                     + (f"; then up to {settings.polish} L-BFGS iterations on each member's fields" if settings.polish
+                        else "") + ".")
     if "physics" in methods:
         lines.append(f"Physics-only: fields optimised directly, {p_settings.optimizer}, λ = {p_settings.lam:g}, "
-                     f"{p_settings.regulariser} weight μ = {p_settings.mu:g}, at most {p_settings.iters} steps"
+                     f"{p_settings.regulariser} weight μ = {p_settings.mu:g}"
+                     + (", preconditioned" if p_settings.precondition else "") + f", at most {p_settings.iters} steps"
                      + (f" and {p_settings.budget_s:.2f} s per sample" if p_settings.budget_s else "") + ".")
     lines += ["", f"Command: `{prov.get('command', '')}`  ",
               f"Commit: {prov.get('git_commit', '')}; created {prov.get('created', '')}", ""]

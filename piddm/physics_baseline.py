@@ -21,20 +21,19 @@ import torch
 
 from pde_bench.conventions import InputError
 
+from .objective import (
+    OPTIMIZERS,
+    fields_objective,
+    mix,
+    optimise_fields,
+    preconditioned,
+    smoothness,
+)
 from .observation import Observation
 from .physics_loss import PhysicsLoss
-from .solve import (
-    OPTIMIZERS,
-    SolveResult,
-    impose,
-    misfit,
-    mix,
-    observation_tensors,
-    optimise,
-    pad_history,
-)
+from .solve import SolveResult, impose, observation_tensors, pad_history
 
-__all__ = ["REGULARISERS", "PhysicsSettings", "solve_physics_only"]
+__all__ = ["REGULARISERS", "PhysicsSettings", "smoothness", "solve_physics_only"]
 
 REGULARISERS = ("tikhonov", "tv")
 
@@ -49,6 +48,7 @@ class PhysicsSettings:
     regulariser: str = "tikhonov"
     lr: float = 0.02  # Adam only
     optimizer: str = "lbfgs"
+    precondition: bool = False  # optimise x = x0 + P v, P a smoothing inverse Laplacian (same minimisers)
     budget_s: float | None = None  # wall-time cap per sample (the same budget as PIDDM's solve)
     batch: int = 100
 
@@ -64,19 +64,13 @@ class PhysicsSettings:
         return asdict(self)
 
 
-def smoothness(x: torch.Tensor, kind: str = "tikhonov", delta: float = 1e-2) -> torch.Tensor:
-    """Per-sample mean of squared (Tikhonov) or smoothed absolute (TV) forward differences of x (B, C, N, N)."""
-    dx = x[..., 1:, :] - x[..., :-1, :]
-    dy = x[..., :, 1:] - x[..., :, :-1]
-    if kind == "tikhonov":
-        return dx.pow(2).flatten(1).mean(1) + dy.pow(2).flatten(1).mean(1)
-    g = dx[..., :, :-1].pow(2) + dy[..., :-1, :].pow(2)
-    return (g + delta**2).sqrt().flatten(1).mean(1)
-
-
 def solve_physics_only(physics: PhysicsLoss, obs: Observation, settings: PhysicsSettings, *, device=None,
                        on_progress: Callable[[int], None] | None = None) -> SolveResult:
-    """Data-space optimisation of every sample (one member each: no ensemble, std 0)."""
+    """Data-space optimisation of every sample (one member each: no ensemble, std 0).
+
+    With ``settings.precondition`` the fields are x0 + P v, optimised over v (P as in
+    :func:`piddm.objective.inverse_laplacian_smoother`): the same minimisers, reached faster.
+    """
     settings.check()
     device = device or torch.device("cpu")
     n = len(obs)
@@ -89,25 +83,18 @@ def solve_physics_only(physics: PhysicsLoss, obs: Observation, settings: Physics
     for s in range(0, n, settings.batch):
         b = min(settings.batch, n - s)
         mask, x_obs = mask_all[s:s + b], xobs_all[s:s + b]
-        x = torch.where(mask, x_obs, torch.zeros_like(x_obs)).requires_grad_(True)
-
-        def loss_of(x=x, mask=mask, x_obs=x_obs):
-            xm = mix(x, mask, x_obs, exact)
-            return (misfit(x, mask, x_obs, scale) + settings.lam * physics(xm)
-                    + settings.mu * smoothness(xm, settings.regulariser))
-
+        x0 = torch.where(mask, x_obs, torch.zeros_like(x_obs))
+        loss_of = fields_objective(physics, mask, x_obs, exact, scale, lam=settings.lam, mu=settings.mu,
+                                   regulariser=settings.regulariser)
+        fields_at = preconditioned(x0) if settings.precondition else (lambda v: v)
+        v = (torch.zeros_like(x0) if settings.precondition else x0.clone()).requires_grad_(True)
         history = []  # the loss of every evaluation (Adam: one per step)
-
-        def total(loss_of=loss_of, history=history):
-            loss = loss_of()
-            history.append(loss.detach().cpu().numpy())
-            return loss.sum()
-
         deadline = None if settings.budget_s is None else time.perf_counter() + settings.budget_s * b
-        calls = optimise(x, total, optimizer=settings.optimizer, iters=settings.iters, lr=settings.lr,
-                         deadline=deadline)
+        calls = optimise_fields(v, lambda v, at=fields_at, loss=loss_of: loss(at(v)), optimizer=settings.optimizer,
+                                iters=settings.iters, lr=settings.lr, deadline=deadline, history=history)
         with torch.no_grad():
-            final = loss_of()
+            x = fields_at(v)
+            final = loss_of(x)
             a, u = normaliser.to_physical(mix(x, mask, x_obs, exact).cpu())
         history.append(final.cpu().numpy())
         hist.append(np.stack(history, axis=1))

@@ -29,15 +29,21 @@ import torch
 from pde_bench.conventions import InputError
 
 from .noise import standard_noise
+from .objective import (
+    OPTIMIZERS,
+    fields_objective,
+    misfit,
+    mix,
+    optimise,
+    optimise_fields,
+    preconditioned,
+)
 from .observation import Observation
 from .physics_loss import PhysicsLoss
 from .refine import to_shell
 
-__all__ = ["OPTIMIZERS", "SolveResult", "SolveSettings", "ensemble", "impose", "observation_tensors", "optimise",
-           "pad_history", "solve_noise"]
-
-OPTIMIZERS = ("adam", "lbfgs")
-
+__all__ = ["OPTIMIZERS", "SolveResult", "SolveSettings", "ensemble", "impose", "misfit", "mix",
+           "observation_tensors", "optimise", "pad_history", "solve_noise"]
 
 @dataclass
 class SolveSettings:
@@ -48,13 +54,14 @@ class SolveSettings:
     lam: float = 0.1
     lr: float = 0.05
     optimizer: str = "adam"
+    polish: int = 0  # L-BFGS iterations on each member's fields after the noise search (0: none)
     seed: int = 0
     batch: int = 16  # samples per optimisation batch (each with ``starts`` members)
 
     def check(self) -> None:
-        if self.starts < 1 or self.iters < 0 or self.batch < 1:
-            raise InputError(f"--starts and --batch must be >= 1 and --iters >= 0, got {self.starts}, "
-                             f"{self.batch}, {self.iters}")
+        if self.starts < 1 or self.iters < 0 or self.batch < 1 or self.polish < 0:
+            raise InputError(f"--starts and --batch must be >= 1, --iters and --polish >= 0, got {self.starts}, "
+                             f"{self.batch}, {self.iters}, {self.polish}")
         if not self.lam >= 0 or not self.lr > 0:
             raise InputError(f"--lam must be >= 0 and --lr > 0, got {self.lam}, {self.lr}")
         if self.optimizer not in OPTIMIZERS:
@@ -99,19 +106,6 @@ def observation_tensors(obs: Observation, normaliser, device, dtype=torch.float3
     return mask, x_obs, torch.tensor(scale, device=device, dtype=dtype)[:, None, None]
 
 
-def misfit(x: torch.Tensor, mask: torch.Tensor, x_obs: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """Mean over each sample's observed points of ((x - x_obs) / s)^2; 0 for a sample with none."""
-    sq = torch.where(mask, ((x - x_obs) / scale) ** 2, torch.zeros_like(x))
-    count = mask.flatten(1).sum(1).clamp_min(1)
-    return sq.flatten(1).sum(1) / count
-
-
-def mix(x: torch.Tensor, mask: torch.Tensor, x_obs: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
-    """x_obs on observed points of the channels imposed exactly (``exact`` (2,) bool), x elsewhere."""
-    keep = mask & exact[:, None, None]
-    return torch.where(keep, x_obs, x)
-
-
 def impose(field: np.ndarray, obs: Observation, channel: int, rows: slice) -> np.ndarray:
     """Noise-free observed values of a channel written back exactly (float64) into physical fields.
 
@@ -139,53 +133,6 @@ def ensemble(problem, a: np.ndarray, u: np.ndarray, loss: np.ndarray) -> dict[st
             "a_best": a[idx, best], "u_best": u[idx, best]}
 
 
-class _OutOfTime(Exception):
-    pass
-
-
-def optimise(params: torch.Tensor, total: Callable[[], torch.Tensor], *, optimizer: str, iters: int, lr: float,
-             deadline: float | None = None) -> int:
-    """Minimise ``total()`` over ``params`` in place; returns the number of loss evaluations.
-
-    Adam takes ``iters`` steps of size ``lr`` (one evaluation each). L-BFGS runs as one call of
-    up to ``iters`` iterations with a strong-Wolfe line search and unit step (a few evaluations
-    per iteration; it stops early once converged): called one iteration at a time it loses its
-    line-search state between calls and stalls. ``deadline`` (a ``time.perf_counter()`` value)
-    stops either optimiser at the first evaluation after it, leaving ``params`` at the best
-    point evaluated so far.
-    """
-    calls = [0]
-    best = [float("inf"), params.detach().clone()]
-
-    def closure():
-        if deadline is not None and time.perf_counter() >= deadline:
-            raise _OutOfTime
-        opt.zero_grad(set_to_none=True)
-        loss = total()
-        loss.backward()
-        calls[0] += 1
-        if deadline is not None and loss.item() < best[0]:
-            best[0] = loss.item()
-            best[1].copy_(params.detach())
-        return loss
-
-    if iters == 0:
-        return 0
-    if optimizer == "adam":
-        opt = torch.optim.Adam([params], lr=lr)
-        steps = iters
-    else:
-        opt = torch.optim.LBFGS([params], lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe")
-        steps = 1
-    try:
-        for _ in range(steps):
-            opt.step(closure)
-    except _OutOfTime:
-        with torch.no_grad():
-            params.copy_(best[1])
-    return calls[0]
-
-
 def solve_noise(student: Callable[[torch.Tensor], torch.Tensor], physics: PhysicsLoss, obs: Observation,
                 settings: SolveSettings, *, sample_ids: np.ndarray | None = None, device=None,
                 on_progress: Callable[[int], None] | None = None) -> SolveResult:
@@ -203,7 +150,7 @@ def solve_noise(student: Callable[[torch.Tensor], torch.Tensor], physics: Physic
     mask_all, xobs_all, scale = observation_tensors(obs, normaliser, device)
     exact = torch.tensor([s == 0 for s in obs.noise], device=device)
     a_m, u_m, losses, hist = [], [], [], []
-    nfe = grads = 0
+    nfe = grads = polish_evals = 0
     t0 = time.perf_counter()
     for s in range(0, n, settings.batch):
         b = min(settings.batch, n - s)
@@ -227,6 +174,11 @@ def solve_noise(student: Callable[[torch.Tensor], torch.Tensor], physics: Physic
         calls = optimise(z, total, optimizer=settings.optimizer, iters=settings.iters, lr=settings.lr)
         with torch.no_grad():
             final, x = member_loss()
+        if settings.polish:
+            x, final, polished = _polish(x, physics, mask, x_obs, exact, scale, settings)
+            history += [h.reshape(b, K).mean(1) for h in polished]
+            polish_evals += b * len(polished)
+        with torch.no_grad():
             a, u = normaliser.to_physical(mix(x, mask, x_obs, exact).double().cpu())
         history.append(final.view(b, K).mean(1).cpu().numpy())
         nfe += b * (calls + 1)
@@ -241,7 +193,26 @@ def solve_noise(student: Callable[[torch.Tensor], torch.Tensor], physics: Physic
     ens = ensemble(physics.problem, np.concatenate(a_m), np.concatenate(u_m), np.concatenate(losses))
     return SolveResult(**ens, loss=pad_history(hist), nfe=round(K * nfe / n), grad_evals=round(K * grads / n),
                        seconds=seconds,
-                       extra={"final_loss": np.concatenate(losses)})
+                       extra={"final_loss": np.concatenate(losses), "polish_evaluations": round(polish_evals / n)})
+
+
+def _polish(x, physics, mask, x_obs, exact, scale, settings: SolveSettings):
+    """L-BFGS on each member's fields (network units, float64) from the student's output: the same misfit
+    and lam * R, no network. The learned prior chose the basin; this makes the member satisfy the PDE
+    as far as the observations allow. The update is preconditioned (x = x0 + P v, P a smoothing
+    inverse Laplacian) so smooth errors converge as fast as rough ones. Returns (fields, final
+    per-member loss, per-evaluation losses)."""
+    loss_of = fields_objective(physics, mask, x_obs.double(), exact, scale.double(),
+                               lam=settings.lam)
+    fields_at = preconditioned(x.detach().double())
+    v = torch.zeros_like(x, dtype=torch.float64, requires_grad=True)
+    history: list = []
+    optimise_fields(v, lambda v: loss_of(fields_at(v)), optimizer="lbfgs", iters=settings.polish, lr=1.0,
+                    history=history)
+    with torch.no_grad():
+        x = fields_at(v)
+        final = loss_of(x).float()
+    return x, final, history
 
 
 def pad_history(hist: list[np.ndarray]) -> np.ndarray:

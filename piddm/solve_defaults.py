@@ -31,8 +31,8 @@ PHYSICS_TUNED: dict[tuple[str, str], dict] = {
        for t in ("forward", "inverse", "reconstruction")},
 }
 
-_SOLVE_KEYS = ("starts", "iters", "lam", "lr", "optimizer")
-_PHYSICS_KEYS = ("iters", "lam", "mu", "regulariser", "lr", "optimizer")
+_SOLVE_KEYS = ("starts", "iters", "lam", "lr", "optimizer", "polish")
+_PHYSICS_KEYS = ("iters", "lam", "mu", "regulariser", "lr", "optimizer", "precondition")
 
 
 def solve_defaults(problem: str, task: str) -> dict:
