@@ -57,16 +57,19 @@ def run(args) -> None:
     for task in args.tasks:
         obs = Observation.from_specs([parse_observe(s) for s in TASKS[task]], a, u, seed=args.mask_seed)
         budget = [args.budget] if args.budget else []
-        for lam, lr in itertools.product(args.piddm_lam, args.piddm_lr) if "piddm" in args.methods else ():
-            st = SolveSettings(starts=args.starts, iters=args.iters, lam=lam, lr=lr, batch=args.n)
+        grid = itertools.product(args.piddm_lam, args.piddm_lr, args.polish)
+        for lam, lr, polish in grid if "piddm" in args.methods else ():
+            st = SolveSettings(starts=args.starts, iters=args.iters, lam=lam, lr=lr, polish=polish, batch=args.n)
             res = solve_noise(net, physics, obs, st)
             m = sample_metrics(model.problem, res, obs, truth, physics.scale, physics.u_rms)
             row = {**summary_row("PIDDM", task, m, res, samples=args.n, batch=args.n), "pde": model.problem.name,
-                   "starts": args.starts, "iters": args.iters, "cap": args.iters, "lam": lam, "lr": lr}
+                   "starts": args.starts, "iters": args.iters, "cap": args.iters, "lam": lam, "lr": lr,
+                   "polish": polish}
             row["score"] = score(task, row)
             budget.append(row["s_per_sample"])
             _append(log, row)
-        grid = [c for c in PHYSICS_GRID if c["lam"] in args.physics_lam and c["regulariser"] in args.regularisers]
+        grid = [{**c, "precondition": bool(pre)} for c in PHYSICS_GRID for pre in args.precondition
+                if c["lam"] in args.physics_lam and c["regulariser"] in args.regularisers]
         for cfg in grid if "physics" in args.methods else ():
             st = PhysicsSettings(iters=args.physics_iters, lr=args.physics_lr, budget_s=float(np.median(budget)),
                                  batch=args.n, **cfg)
@@ -98,6 +101,8 @@ def table(paths: list[Path], name: str) -> None:
         r.setdefault("mu", "-")
         r.setdefault("starts", "-")
         r.setdefault("optimizer", "adam")
+        r.setdefault("polish", 0 if r["method"] == "PIDDM" else "-")
+        r.setdefault("precondition", "-" if r["method"] == "PIDDM" else 0)
         r.setdefault("cap", r["iters"] if r["method"] == "PIDDM" else "-")
         r["err_a %"] = 100 * r["err_a"]
         r["err_u %"] = 100 * r["err_u"]
@@ -108,12 +113,13 @@ def table(paths: list[Path], name: str) -> None:
             best[key] = r
     for r in rows:
         r["chosen"] = "**yes**" if best[(r["pde"], r["task"], r["method"])] is r else ""
-    cols = ["pde", "task", "method", "optimizer", "starts", "cap", "iters", "lam", "lr", "regulariser", "mu", "err_a %", "err_u %",
+    cols = ["pde", "task", "method", "optimizer", "starts", "cap", "iters", "lam", "lr", "polish", "regulariser", "mu",
+            "precondition", "err_a %", "err_u %",
             "residual", "coverage_a", "coverage_u", "s_per_sample", "score", "chosen"]
     text = write_table(name, "piddm solve: tuning on the validation split", cols, rows, {"logs": [str(p) for p in paths]})
     print(text)
     for (pde, task, method), r in sorted(best.items()):
-        keys = ("lam", "lr") if method == "PIDDM" else ("lam", "regulariser", "mu", "optimizer")
+        keys = ("lam", "lr", "polish") if method == "PIDDM" else ("lam", "regulariser", "mu", "optimizer", "precondition")
         print(pde, task, method, {k: r[k] for k in keys})
 
 
@@ -132,6 +138,10 @@ def main() -> None:
     p.add_argument("--piddm-lr", nargs="+", type=float, default=PIDDM_GRID["lr"])
     p.add_argument("--physics-lam", nargs="+", type=float, default=sorted({c["lam"] for c in PHYSICS_GRID}))
     p.add_argument("--regularisers", nargs="+", default=["tikhonov", "tv"])
+    p.add_argument("--polish", nargs="+", type=int, default=[0], help="PIDDM: L-BFGS iterations on the fields after "
+                   "the noise search")
+    p.add_argument("--precondition", nargs="+", type=int, default=[0], choices=[0, 1],
+                   help="baseline: 0 (plain) and/or 1 (preconditioned fields)")
     p.add_argument("--methods", nargs="+", default=["piddm", "physics"], choices=["piddm", "physics"])
     p.add_argument("--budget", type=float, default=None, help="baseline seconds per sample [PIDDM's median]")
     p.add_argument("--mask-seed", type=int, default=1, help="masks of the tuning runs (the test runs use 0)")
