@@ -12,6 +12,10 @@ R is the physics term of the student's own training loss. eps = sqrt(d) z / ||z|
 start on the Gaussian shell by construction: the parameterisation works for Adam and L-BFGS
 alike (a projection after each step would corrupt L-BFGS's curvature pairs).
 
+With ``polish`` > 0, each member's fields are then refined directly (no network) by L-BFGS on
+the same objective, preconditioned by a smoothing inverse Laplacian: the prior picks the basin,
+the polish makes the member satisfy the PDE as far as the observations allow.
+
 The K finished members give the ensemble mean (the prediction), the per-pixel std (the
 uncertainty) and the best member (lowest final loss). Darcy's a is thresholded per member; the
 prediction is then the majority level and the std that of the two-valued members.
