@@ -13,8 +13,8 @@ def write_table(name: str, title: str, columns: list[str], rows: list[dict], opt
     """Write ``<out_dir>/<name>.md`` and ``.json`` (replacing earlier runs); return the markdown."""
     prov = provenance(options)
     lines = [f"# {title}", "", f"Command: `{prov['command']}`  ", f"Commit: {prov['git_commit']}; "
-             f"torch {prov['versions']['torch']}; {prov['hardware']['cpu_count']} CPUs, "
-             f"{prov['hardware'].get('torch_threads')} torch threads", "",
+             f"torch {prov['versions']['torch']}; {prov['hardware']['cpu_count']} CPUs"
+             + (f", {threads} torch threads" if (threads := prov['hardware'].get('torch_threads')) else ""), "",
              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         lines.append("| " + " | ".join(_fmt(row[c]) for c in columns) + " |")

@@ -20,6 +20,9 @@ import typer
 # Chosen by measurement on the validation split: benchmarks/distill_tuning.md.
 FULL = {"pairs": 2048, "pair_steps": 10, "steps": 500, "lam": 0.1, "lam_warmup": 200, "batch": 64, "lr": 1e-4,
         "boundary_weight": 1.0, "inputs": "soft", "samples": 256, "eval_batch": 128, "refine_steps": 5}
+# Per-problem departures from FULL, chosen on that problem's validation split (README, distill
+# sections; benchmarks/results/distill_tuning_<pde>.md).
+FULL_BY_PROBLEM: dict[str, dict] = {"helmholtz": {"lam": 0.3}}
 QUICK = {"pairs": 128, "pair_steps": 10, "steps": 60, "lam": 0.1, "lam_warmup": 20, "batch": 32, "lr": 1e-4,
          "boundary_weight": 1.0, "inputs": "soft", "samples": 64, "eval_batch": 64, "refine_steps": 3}
 
@@ -35,7 +38,8 @@ def distill(
     data: Path | None = typer.Option(None, "--data", help="evaluation data set [data/<pde>-<res>, else "
                                      "data/<pde>-<res>-eval, made if absent]"),
     out: Path | None = typer.Option(None, "-o", "--out", help="run folder [runs/<pde>-distill]"),
-    lam: float | None = typer.Option(None, "--lam", help="weight of the PDE residual in the student's loss"),
+    lam: float | None = typer.Option(None, "--lam", help="weight of the PDE residual in the student's loss "
+                                                   "[0.1; helmholtz 0.3: chosen on validation]"),
     lam_warmup: int | None = typer.Option(None, "--lam-warmup", help="steps over which lam ramps up linearly"),
     inputs: str | None = typer.Option(None, "--inputs", help="what the residual in the loss sees of a: soft "
                                       "(continuous) | hard (thresholded, straight-through gradient) | fixed "
@@ -86,7 +90,9 @@ def distill(
     given = {"pairs": pairs, "pair_steps": pair_steps, "steps": steps, "lam": lam, "lam_warmup": lam_warmup,
              "batch": batch, "lr": lr, "boundary_weight": boundary_weight, "inputs": inputs, "samples": samples,
              "eval_batch": eval_batch, "refine_steps": refine_steps}
-    cfg = {k: v if v is not None else (QUICK if quick else FULL)[k] for k, v in given.items()}
+    name = get_problem(pde).name
+    defaults = QUICK if quick else {**FULL, **FULL_BY_PROBLEM.get(name, {})}
+    cfg = {k: v if v is not None else defaults[k] for k, v in given.items()}
     for k in ("pairs", "pair_steps", "batch", "samples", "eval_batch"):
         if cfg[k] < 1:
             raise InputError(f"--{k.replace('_', '-')} must be >= 1, got {cfg[k]}")
@@ -96,7 +102,6 @@ def distill(
 
     if cfg["inputs"] not in INPUT_MODES:
         raise InputError(f"--inputs must be one of {', '.join(INPUT_MODES)}, got {cfg['inputs']!r}")
-    name = get_problem(pde).name
     teacher_path = teacher or reference_model(name, "teacher")
     out = out or Path("runs") / f"{name}-distill"
     if not resume:
