@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import write_table  # noqa: E402
-from solve_table import WANTED, paired_reduction  # noqa: E402
+from _report import write_table
+from solve_table import WANTED, paired_reduction
 
-from pde_bench.problems import get_problem  # noqa: E402
-from pde_bench.random_fields import grf_cosine  # noqa: E402
+from pde_bench.problems import get_problem
+from pde_bench.random_fields import grf_cosine
 
 
 def linear_maps(pde: str, n_side: int) -> tuple[np.ndarray, np.ndarray]:
