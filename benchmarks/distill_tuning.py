@@ -6,6 +6,7 @@ for each (N_s, lambda) it distils a student with the same budget and scores PIDD
 table; ``--table`` prints it as markdown.
 
     python benchmarks/distill_tuning.py --pair-steps 18 10 --lam 0 1 --steps 600
+    python benchmarks/distill_tuning.py --teacher-steps 18       # score the teacher alone
     python benchmarks/distill_tuning.py --table runs/tune/tuning.jsonl
 """
 
@@ -71,6 +72,8 @@ def main() -> None:
     p.add_argument("--inputs", default="soft", help="soft | hard | fixed: what the residual sees of a")
     p.add_argument("--boundary-weight", type=float, default=1.0)
     p.add_argument("--tag", default="")
+    p.add_argument("--teacher-steps", type=int, nargs="*", default=[],
+                   help="also score the teacher's Heun-N samples on the validation split (no pairs, no students)")
     p.add_argument("--table", type=Path, default=None, help="print the markdown table of a tuning.jsonl")
     args = p.parse_args()
     if args.table:
@@ -94,6 +97,12 @@ def main() -> None:
 
     if not log.exists() or not log.read_text().strip():
         emit({"what": "floor", **floors(ref)})
+    for ns in args.teacher_steps:
+        row = teacher_row(teacher, ref, steps=ns, batch=128)
+        emit({"what": f"teacher Heun-{ns}", "pair_steps": ns,
+              **{k: row[k] for k in ("residual", "residual_median", "bc", "mmse", "smse", "ms_per_sample")}})
+    if args.teacher_steps:
+        return
     t_hash = file_hash(Path(teacher_path))
     for ns in args.pair_steps:
         pair_file = out / f"pairs-{ns}-{args.pairs}.h5"

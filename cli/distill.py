@@ -22,7 +22,7 @@ FULL = {"pairs": 2048, "pair_steps": 10, "steps": 500, "lam": 0.1, "lam_warmup":
         "boundary_weight": 1.0, "inputs": "soft", "samples": 256, "eval_batch": 128, "refine_steps": 5}
 # Per-problem departures from FULL, chosen on that problem's validation split (README, distill
 # sections; benchmarks/results/distill_tuning_<pde>.md).
-FULL_BY_PROBLEM: dict[str, dict] = {"helmholtz": {"lam": 0.3}}
+FULL_BY_PROBLEM: dict[str, dict] = {"poisson": {"lam": 0.3}, "helmholtz": {"lam": 1.0}}
 QUICK = {"pairs": 128, "pair_steps": 10, "steps": 60, "lam": 0.1, "lam_warmup": 20, "batch": 32, "lr": 1e-4,
          "boundary_weight": 1.0, "inputs": "soft", "samples": 64, "eval_batch": 64, "refine_steps": 3}
 
@@ -39,7 +39,7 @@ def distill(
                                      "data/<pde>-<res>-eval, made if absent]"),
     out: Path | None = typer.Option(None, "-o", "--out", help="run folder [runs/<pde>-distill]"),
     lam: float | None = typer.Option(None, "--lam", help="weight of the PDE residual in the student's loss "
-                                                   "[0.1; helmholtz 0.3: chosen on validation]"),
+                                                   "[0.1; poisson 0.3, helmholtz 1: chosen on validation]"),
     lam_warmup: int | None = typer.Option(None, "--lam-warmup", help="steps over which lam ramps up linearly"),
     inputs: str | None = typer.Option(None, "--inputs", help="what the residual in the loss sees of a: soft "
                                       "(continuous) | hard (thresholded, straight-through gradient) | fixed "
