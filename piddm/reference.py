@@ -24,8 +24,9 @@ def reference_model(pde: str, kind: str = "teacher") -> Path:
     path = REFERENCE_DIR / name / f"{kind}.pt"
     if not path.exists():
         have = ", ".join(f"{p}/{k}" for p, k in available_references()) or "none"
-        raise InputError(f"no shipped reference {kind} for {name} (shipped: {have}); train one with "
-                         f"`piddm train-teacher --pde {name}` and pass it explicitly")
+        make = "train-teacher" if kind == "teacher" else "distill"
+        raise InputError(f"no shipped reference {kind} for {name} (shipped: {have}); make one with "
+                         f"`piddm {make} --pde {name}` and pass it explicitly")
     return path
 
 

@@ -1,4 +1,4 @@
-"""Shipped reference models: present for Darcy, loadable, with their provenance."""
+"""Shipped reference models: present for every problem, loadable, with their provenance."""
 
 import pytest
 
@@ -19,26 +19,31 @@ def test_the_darcy_teacher_is_shipped_with_its_provenance():
     assert reference_model("darcy").stat().st_size < 10e6  # a few MB at most
 
 
-def test_a_missing_reference_names_what_exists():
-    shipped = {p for p, _ in available_references()}
-    missing = next((p for p in ("navier-stokes", "helmholtz", "poisson") if p not in shipped), None)
-    if missing is None:
-        pytest.skip("every problem has a shipped teacher")
-    with pytest.raises(InputError, match=f"no shipped reference teacher for {missing}"):
-        reference_model(missing)
+def test_a_missing_reference_names_what_exists(tmp_path, monkeypatch):
+    import piddm.reference as reference
+
+    (tmp_path / "darcy").mkdir()
+    (tmp_path / "darcy" / "teacher.pt").write_bytes(b"")
+    monkeypatch.setattr(reference, "REFERENCE_DIR", tmp_path)
+    with pytest.raises(InputError, match=r"no shipped reference teacher for poisson \(shipped: darcy/teacher\)"):
+        reference_model("poisson")
+    with pytest.raises(InputError, match="piddm distill --pde darcy"):
+        reference_model("darcy", "student")
 
 
-def test_the_darcy_student_is_shipped_and_comes_from_the_shipped_teacher():
+@pytest.mark.parametrize("pde", ["darcy", "poisson", "helmholtz", "navier-stokes"])
+def test_every_problem_ships_a_student_made_from_its_shipped_teacher(pde):
     from piddm.distill import load_student
     from piddm.noise import standard_noise
     from piddm.student import file_hash
 
-    assert ("darcy", "student") in available_references()
-    student, loaded = load_student(reference_model("darcy", "student"), problem="darcy")
-    assert loaded.info.training["teacher_hash"] == file_hash(reference_model("darcy", "teacher"))
-    prov = reference_provenance("darcy", "student")
-    assert prov["command"].startswith("piddm distill --pde darcy")
+    assert {(pde, "teacher"), (pde, "student")} <= set(available_references())
+    student, loaded = load_student(reference_model(pde, "student"), problem=pde)
+    assert loaded.info.training["teacher_hash"] == file_hash(reference_model(pde, "teacher"))
+    prov = reference_provenance(pde, "student")
+    assert prov["command"].startswith(f"piddm distill --pde {pde}")
     methods = [r["method"] for r in prov["quality"]["rows"]]
     assert "PIDDM-1" in methods and "student λ=0" in methods
+    assert reference_provenance(pde)["command"].split("&&")[-1].strip().startswith(f"piddm train-teacher --pde {pde}")
     x = student(standard_noise(2, (2, 32, 32), seed=0))
     assert x.shape == (2, 2, 32, 32) and x.isfinite().all()
