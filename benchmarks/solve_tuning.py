@@ -119,7 +119,7 @@ def table(paths: list[Path], name: str) -> None:
     text = write_table(name, "piddm solve: tuning on the validation split", cols, rows, {"logs": [str(p) for p in paths]})
     print(text)
     for (pde, task, method), r in sorted(best.items()):
-        keys = ("lam", "lr", "polish") if method == "PIDDM" else ("lam", "regulariser", "mu", "optimizer", "precondition")
+        keys = ("starts", "lam", "lr", "polish") if method == "PIDDM" else ("lam", "regulariser", "mu", "optimizer", "precondition")
         print(pde, task, method, {k: r[k] for k in keys})
 
 
