@@ -102,11 +102,11 @@ def test_physics_only_baseline_solves_poisson_given_all_of_a(generated):
     assert row["wanted"] == "u" and row["coverage_u"] is None and row["err_u"] == pytest.approx(metrics["err_u"].mean())
 
 
-def test_preconditioned_baseline_converges_in_fewer_evaluations(generated):
+def test_preconditioned_baseline_is_ten_times_closer_in_the_same_iterations(generated):
     a, u = generated("darcy", 32, n=2)
     physics = _physics("darcy", a, u)
     obs = Observation.from_specs([parse_observe("a:all")], a, u)
-    errs, evals = {}, {}
+    errs = {}
     for pre in (False, True):
         st = PhysicsSettings(iters=150, lam=1.0, mu=0.0, optimizer="lbfgs", batch=2, precondition=pre)
         res = solve_physics_only(physics, obs, st)
