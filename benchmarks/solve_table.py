@@ -6,6 +6,11 @@ test samples and masks: the reduction 1 - mean(PIDDM) / mean(physics-only) with 
 bootstrap 95 % interval over samples (DESIGN.md rule 6).
 
     python benchmarks/solve_table.py runs/solve/darcy-* --name solve_darcy
+
+A folder with only ``piddm.nc`` can take its baseline from an earlier run with ``--physics-from``
+(one folder per run, in the same order): the baseline does not depend on the student, so a new
+student is compared without re-running it. The pairing is checked: the two runs must hold the
+same samples, the same masks and the same truth, or the script stops.
 """
 
 from __future__ import annotations
@@ -32,22 +37,44 @@ def paired_reduction(ours: np.ndarray, base: np.ndarray, *, resamples: int = 200
     return float(1 - ours.mean() / base.mean()), float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))
 
 
-def gather(folders: list[Path]) -> list[dict]:
+def _check_paired(ours, base, ours_path: Path, base_path: Path) -> None:
+    """Stop unless two solve outputs hold the same samples, masks and truth (a valid paired comparison)."""
+    for k in ("sample", "mask_a", "mask_u", "a_true", "u_true"):
+        if k in ours.variables and not np.array_equal(ours[k].values, base[k].values):
+            raise SystemExit(f"{ours_path} and {base_path} differ in '{k}': not the same samples and masks")
+
+
+def gather(folders: list[Path], physics_from: list[Path] | None = None) -> list[dict]:
     import xarray as xr
 
     rows = []
-    for folder in folders:
+    for i, folder in enumerate(folders):
         metrics = json.loads((folder / "metrics.json").read_text())
         prov = metrics["provenance"]
         task = prov["options"]["task"]
         observed = ", ".join(prov["options"]["observe"]) or prov["options"]["source"]
-        per = {}
-        for method in ("piddm", "physics"):
-            if (folder / f"{method}.nc").exists():
-                with xr.open_dataset(folder / f"{method}.nc", engine="h5netcdf") as ds:
-                    per[method] = sum(ds[k].values for k in WANTED[task])
-        for r in metrics["rows"]:
-            row = {"run": folder.name, "observed": observed, **r, "reduction": "", "command": prov["command"]}
+        sources = {"piddm": folder, "physics": folder}
+        method_rows = list(metrics["rows"])
+        if physics_from is not None and not (folder / "physics.nc").exists():
+            base = physics_from[i]
+            base_metrics = json.loads((base / "metrics.json").read_text())
+            if base_metrics["provenance"]["options"]["task"] != task:
+                raise SystemExit(f"{base} holds task {base_metrics['provenance']['options']['task']!r}, {folder} task {task!r}")
+            sources["physics"] = base
+            method_rows = [dict(r, _command=prov["command"]) for r in method_rows if r["method"] != "physics-only"]
+            method_rows += [dict(r, _command=base_metrics["provenance"]["command"])
+                            for r in base_metrics["rows"] if r["method"] == "physics-only"]
+        per, datasets = {}, {}
+        for method, src in sources.items():
+            if (src / f"{method}.nc").exists():
+                ds = xr.load_dataset(src / f"{method}.nc", engine="h5netcdf")
+                datasets[method] = ds
+                per[method] = sum(ds[k].values for k in WANTED[task])
+        if len(datasets) == 2:
+            _check_paired(datasets["piddm"], datasets["physics"], sources["piddm"], sources["physics"])
+        for r in method_rows:
+            command = r.pop("_command", prov["command"])
+            row = {"run": folder.name, "observed": observed, **r, "reduction": "", "command": command}
             for k in ("err_a", "err_u"):
                 row[f"{k} %"] = "-" if r[k] is None else f"{100 * r[k]:.2f} ± {100 * r[f'{k}_std']:.2f}"
             for k in ("coverage_a", "coverage_u"):
@@ -64,14 +91,20 @@ def main() -> None:
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--name", default="solve")
     p.add_argument("--title", default="piddm solve: PIDDM against the physics-only baseline (test split)")
+    p.add_argument("--physics-from", nargs="+", type=Path, default=None,
+                   help="earlier runs holding the physics-only baseline, one per run folder, same order")
     args = p.parse_args()
-    rows = gather([r for r in args.runs if (r / "metrics.json").exists()])
+    if args.physics_from is not None and len(args.physics_from) != len(args.runs):
+        p.error(f"--physics-from has {len(args.physics_from)} folders for {len(args.runs)} runs")
+    missing = [str(r) for r in [*args.runs, *(args.physics_from or [])] if not (r / "metrics.json").exists()]
+    if missing:
+        p.error(f"no metrics.json in {', '.join(missing)}")
+    rows = gather(args.runs, args.physics_from)
     cols = ["run", "observed", "method", "task", "samples", "err_a %", "err_u %", "residual", "coverage_a",
             "coverage_u", "nfe", "grad_evals", "s_per_sample", "reduction"]
     print(write_table(args.name, args.title, cols, rows, {"runs": [str(r) for r in args.runs]}))
     for r in rows:
-        if r["method"] == "PIDDM":
-            print(f"{r['run']}: {r['command']}")
+        print(f"{r['run']} {r['method']}: {r['command']}")
 
 
 if __name__ == "__main__":
