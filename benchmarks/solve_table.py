@@ -96,10 +96,12 @@ def main() -> None:
     args = p.parse_args()
     if args.physics_from is not None and len(args.physics_from) != len(args.runs):
         p.error(f"--physics-from has {len(args.physics_from)} folders for {len(args.runs)} runs")
-    missing = [str(r) for r in [*args.runs, *(args.physics_from or [])] if not (r / "metrics.json").exists()]
-    if missing:
+    runs = args.runs
+    if args.physics_from is None:
+        runs = [r for r in runs if (r / "metrics.json").exists()]  # a glob may catch logs and other folders
+    elif missing := [str(r) for r in [*runs, *args.physics_from] if not (r / "metrics.json").exists()]:
         p.error(f"no metrics.json in {', '.join(missing)}")
-    rows = gather(args.runs, args.physics_from)
+    rows = gather(runs, args.physics_from)
     cols = ["run", "observed", "method", "task", "samples", "err_a %", "err_u %", "residual", "coverage_a",
             "coverage_u", "nfe", "grad_evals", "s_per_sample", "reduction"]
     print(write_table(args.name, args.title, cols, rows, {"runs": [str(r) for r in args.runs]}))
