@@ -54,26 +54,21 @@ def gather(folders: list[Path], physics_from: list[Path] | None = None) -> list[
         task = prov["options"]["task"]
         observed = ", ".join(prov["options"]["observe"]) or prov["options"]["source"]
         sources = {"piddm": folder, "physics": folder}
-        method_rows = list(metrics["rows"])
+        method_rows = [(r, prov["command"]) for r in metrics["rows"]]
         if physics_from is not None and not (folder / "physics.nc").exists():
             base = physics_from[i]
             base_metrics = json.loads((base / "metrics.json").read_text())
             if base_metrics["provenance"]["options"]["task"] != task:
                 raise SystemExit(f"{base} holds task {base_metrics['provenance']['options']['task']!r}, {folder} task {task!r}")
             sources["physics"] = base
-            method_rows = [dict(r, _command=prov["command"]) for r in method_rows if r["method"] != "physics-only"]
-            method_rows += [dict(r, _command=base_metrics["provenance"]["command"])
-                            for r in base_metrics["rows"] if r["method"] == "physics-only"]
-        per, datasets = {}, {}
-        for method, src in sources.items():
-            if (src / f"{method}.nc").exists():
-                ds = xr.load_dataset(src / f"{method}.nc", engine="h5netcdf")
-                datasets[method] = ds
-                per[method] = sum(ds[k].values for k in WANTED[task])
+            method_rows = [(r, c) for r, c in method_rows if r["method"] != "physics-only"]
+            method_rows += [(r, base_metrics["provenance"]["command"]) for r in base_metrics["rows"] if r["method"] == "physics-only"]
+        datasets = {m: xr.load_dataset(src / f"{m}.nc", engine="h5netcdf")
+                    for m, src in sources.items() if (src / f"{m}.nc").exists()}
         if len(datasets) == 2:
             _check_paired(datasets["piddm"], datasets["physics"], sources["piddm"], sources["physics"])
-        for r in method_rows:
-            command = r.pop("_command", prov["command"])
+        per = {m: sum(ds[k].values for k in WANTED[task]) for m, ds in datasets.items()}
+        for r, command in method_rows:
             row = {"run": folder.name, "observed": observed, **r, "reduction": "", "command": command}
             for k in ("err_a", "err_u"):
                 row[f"{k} %"] = "-" if r[k] is None else f"{100 * r[k]:.2f} ± {100 * r[f'{k}_std']:.2f}"
