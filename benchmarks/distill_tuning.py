@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 from pde_bench.conventions import provenance
-from piddm.distill import DistillOptions, distill, load_student
+from piddm.distill import DistillOptions, distill
+from piddm.models import load_student
 from piddm.distributed import setup
-from piddm.evaluation import ReferenceSets, evaluate_fields, floors, teacher_row
-from piddm.model_file import load_model
-from piddm.reference import reference_model
+from piddm.evaluate.scoring import ReferenceSets, evaluate_fields, floors, teacher_row
+from piddm.models import load_model
+from piddm.models import reference_model
 from piddm.student import file_hash, make_pairs, read_pairs, sample_student, write_pairs
 from piddm.training import TrainConfig
 

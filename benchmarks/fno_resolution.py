@@ -10,13 +10,16 @@ operator) and the floors. Writes benchmarks/results/fno_resolution_<pde>.{md,jso
 
 from __future__ import annotations
 
+from pathlib import Path
 import argparse
 
 import torch
-from _report import write_table
+from piddm.report.tables import write_table
 
-from piddm.evaluation import ReferenceSets, floors, teacher_row
-from piddm.model_file import load_model
+RESULTS = Path(__file__).parent / "results"
+
+from piddm.evaluate.scoring import ReferenceSets, floors, teacher_row
+from piddm.models import load_model
 
 
 def main() -> None:
@@ -40,7 +43,7 @@ def main() -> None:
                      "smse": row["smse"], "smse_floor": fl["smse"]})
         print(rows[-1], flush=True)
     name = teacher.problem.name
-    text = write_table(f"fno_resolution_{name}", f"FNO teacher off its training grid: {name}, "
+    text = write_table(RESULTS, f"fno_resolution_{name}", f"FNO teacher off its training grid: {name}, "
                        f"{teacher.info.backbone['preset']} trained at {teacher.resolution}^2, {args.n} samples",
                        list(rows[0]), rows, vars(args) | {"threads": torch.get_num_threads(),
                                                           "teacher_training": teacher.info.training})

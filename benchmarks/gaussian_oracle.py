@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import write_table
+from piddm.report.tables import write_table
+
+RESULTS = Path(__file__).parent / "results"
 from solve_table import WANTED, paired_reduction
 
 from pde_bench.problems import get_problem
@@ -135,7 +137,7 @@ def main() -> None:
     rows = [row for r in args.runs if (r / "piddm.nc").exists() for row in oracle_run(r)]
     cols = ["run", "observed", "method", "task", "samples", "err_a %", "err_u %", "coverage_a", "coverage_u",
             "excess over oracle", "bound"]
-    print(write_table(args.name, args.title, cols, rows, {"runs": [str(r) for r in args.runs]}))
+    print(write_table(RESULTS, args.name, args.title, cols, rows, {"runs": [str(r) for r in args.runs]}))
 
 
 if __name__ == "__main__":

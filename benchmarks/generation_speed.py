@@ -8,11 +8,14 @@ Targets (issue 2, at 64^2 on the 2-core CPU machine): Darcy >= 50/s, Poisson and
 
 from __future__ import annotations
 
+from pathlib import Path
 import argparse
 import time
 
 import torch
-from _report import write_table
+from piddm.report.tables import write_table
+
+RESULTS = Path(__file__).parent / "results"
 
 import pde_bench
 
@@ -38,7 +41,7 @@ def main() -> None:
                      "seconds": seconds, "samples_per_s": rate, "target_per_s": TARGETS[name],
                      "meets_target": rate >= TARGETS[name]})
         print(f"{name:14s} {rate:9.1f} samples/s (target {TARGETS[name]})", flush=True)
-    print(write_table("generation_speed", f"Generation throughput at {args.resolution}^2",
+    print(write_table(RESULTS, "generation_speed", f"Generation throughput at {args.resolution}^2",
                       ["problem", "resolution", "samples", "seconds", "samples_per_s", "target_per_s",
                        "meets_target"], rows, vars(args)))
 

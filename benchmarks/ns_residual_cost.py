@@ -9,11 +9,14 @@ compares with the per-interval trajectory residual. Writes benchmarks/results/ns
 
 from __future__ import annotations
 
+from pathlib import Path
 import argparse
 import time
 
 import torch
-from _report import write_table
+from piddm.report.tables import write_table
+
+RESULTS = Path(__file__).parent / "results"
 
 import pde_bench
 
@@ -59,7 +62,7 @@ def main() -> None:
                          "steps": round(prob.params["t_final"] / prob.params["dt"]),
                          "ms_per_batch": 1e3 * sec, "ms_per_sample": 1e3 * sec / args.batch})
             print(f"{n}^2 {label:30s} {1e3 * sec:8.1f} ms/batch", flush=True)
-    print(write_table("ns_residual_cost", f"Navier-Stokes residual cost (float32, CPU, dt = {prob.params['dt']})",
+    print(write_table(RESULTS, "ns_residual_cost", f"Navier-Stokes residual cost (float32, CPU, dt = {prob.params['dt']})",
                       ["resolution", "batch", "residual", "steps", "ms_per_batch", "ms_per_sample"], rows,
                       vars(args)))
 

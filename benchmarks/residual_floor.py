@@ -10,10 +10,13 @@ Writes benchmarks/results/residual_floor.{md,json}.
 
 from __future__ import annotations
 
+from pathlib import Path
 import argparse
 
 import torch
-from _report import write_table
+from piddm.report.tables import write_table
+
+RESULTS = Path(__file__).parent / "results"
 
 import pde_bench
 
@@ -38,7 +41,7 @@ def main() -> None:
             rows.append(row)
             print(f"{name:14s} {res:4d} float64 max {row['float64_max']:.2e}  float32 max {row['float32_max']:.2e}",
                   flush=True)
-    print(write_table("residual_floor", "Normalised residual of generated ground truth",
+    print(write_table(RESULTS, "residual_floor", "Normalised residual of generated ground truth",
                       ["problem", "resolution", "samples", "float64_mean", "float64_max", "float32_mean",
                        "float32_max"], rows, vars(args)))
 

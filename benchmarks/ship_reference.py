@@ -21,8 +21,8 @@ import shutil
 from pathlib import Path
 
 from piddm.files import atomic_write_json
-from piddm.model_file import load_model
-from piddm.reference import REFERENCE_DIR
+from piddm.models import load_model
+from piddm.models import REFERENCE_DIR
 
 def provenance_json(model, command: str, quality: dict | None) -> dict:
     info = model.info

@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import write_table
+from piddm.report.tables import write_table
+
+RESULTS = Path(__file__).parent / "results"
 
 WANTED = {"forward": ("err_u",), "inverse": ("err_a",), "reconstruction": ("err_a", "err_u")}
 
@@ -99,7 +101,7 @@ def main() -> None:
     rows = gather(runs, args.physics_from)
     cols = ["run", "observed", "method", "task", "samples", "err_a %", "err_u %", "residual", "coverage_a",
             "coverage_u", "nfe", "grad_evals", "s_per_sample", "reduction"]
-    print(write_table(args.name, args.title, cols, rows, {"runs": [str(r) for r in args.runs]}))
+    print(write_table(RESULTS, args.name, args.title, cols, rows, {"runs": [str(r) for r in args.runs]}))
     for r in rows:
         print(f"{r['run']} {r['method']}: {r['command']}")
 

@@ -39,16 +39,17 @@ def score(task: str, row: dict) -> float:
 
 def run(args) -> None:
     from pde_bench.loading import load
-    from piddm.distill import load_student, physics_of
-    from piddm.observation import Observation, parse_observe
-    from piddm.physics_baseline import PhysicsSettings, solve_physics_only
-    from piddm.reference import reference_model
-    from piddm.solve import SolveSettings, solve_noise
-    from piddm.solve_report import sample_metrics, summary_row
+    from piddm.models import load_student
+    from piddm.physics import PhysicsLoss
+    from piddm.solve.observation import Observation, parse_observe
+    from piddm.solve.physics_only import PhysicsSettings, solve_physics_only
+    from piddm.models import reference_model
+    from piddm.solve.noise_search import SolveSettings, solve_noise
+    from piddm.report.solution import sample_metrics, summary_row
 
     net, model = load_student(args.student or reference_model(args.pde, "student"), problem=args.pde)
     t = model.info.training
-    physics = physics_of(model, inputs=t.get("inputs", "soft"), boundary_weight=float(t.get("boundary_weight", 1.0)))
+    physics = PhysicsLoss.for_model(model)
     ds = load(args.data or Path("data") / f"{model.problem.name}-{model.resolution}", "val")
     a, u = np.asarray(ds.a[:args.n], np.float64), np.asarray(ds.u[:args.n], np.float64)
     truth = {"a": a, "u": u}
@@ -93,7 +94,9 @@ def table(paths: list[Path], name: str) -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from _report import write_table
+    from piddm.report.tables import write_table
+
+    RESULTS = Path(__file__).parent / "results"
 
     rows = [json.loads(line) for path in paths for line in Path(path).read_text().splitlines() if line.strip()]
     for r in rows:
@@ -116,7 +119,7 @@ def table(paths: list[Path], name: str) -> None:
     cols = ["pde", "task", "method", "optimizer", "starts", "cap", "iters", "lam", "lr", "polish", "regulariser", "mu",
             "precondition", "err_a %", "err_u %",
             "residual", "coverage_a", "coverage_u", "s_per_sample", "score", "chosen"]
-    text = write_table(name, "piddm solve: tuning on the validation split", cols, rows, {"logs": [str(p) for p in paths]})
+    text = write_table(RESULTS, name, "piddm solve: tuning on the validation split", cols, rows, {"logs": [str(p) for p in paths]})
     print(text)
     for (pde, task, method), r in sorted(best.items()):
         keys = ("starts", "lam", "lr", "polish") if method == "PIDDM" else ("lam", "regulariser", "mu", "optimizer", "precondition")

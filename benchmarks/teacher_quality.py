@@ -10,13 +10,16 @@ benchmarks/results/teacher_quality_<pde>.{md,json}.
 
 from __future__ import annotations
 
+from pathlib import Path
 import argparse
 
 import torch
-from _report import write_table
+from piddm.report.tables import write_table
 
-from piddm.evaluation import ReferenceSets, floors, teacher_row
-from piddm.model_file import load_model
+RESULTS = Path(__file__).parent / "results"
+
+from piddm.evaluate.scoring import ReferenceSets, floors, teacher_row
+from piddm.models import load_model
 
 
 def main() -> None:
@@ -40,7 +43,7 @@ def main() -> None:
                                                                           "mmse", "smse")}})
     name = teacher.problem.name
     cols = ["method", "nfe", "ms_per_sample", "batch", "residual", "residual_median", "bc", "mmse", "smse"]
-    text = write_table(f"teacher_quality_{name}", f"Teacher quality: {name} {teacher.resolution}^2, "
+    text = write_table(RESULTS, f"teacher_quality_{name}", f"Teacher quality: {name} {teacher.resolution}^2, "
                        f"{teacher.info.backbone['backbone']}/{teacher.info.backbone['preset']}, {args.n} samples",
                        cols, rows, vars(args) | {"threads": torch.get_num_threads(), "floor": fl,
                                                  "teacher_training": teacher.info.training})

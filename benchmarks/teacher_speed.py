@@ -9,12 +9,15 @@ no_grad. Medians of a few repetitions after a warm-up. Writes benchmarks/results
 
 from __future__ import annotations
 
+from pathlib import Path
 import argparse
 import statistics
 import time
 
 import torch
-from _report import write_table
+from piddm.report.tables import write_table
+
+RESULTS = Path(__file__).parent / "results"
 
 from piddm.edm import Denoiser, edm_loss, sample_sigmas
 from piddm.networks import backbone_config, build_backbone, count_parameters
@@ -76,7 +79,7 @@ def main() -> None:
                          "train_batch": args.batch, "train_samples_per_s": args.batch / t_step,
                          "heun18_ms_per_sample": 1000 * t_sample / 64})
             print(rows[-1], flush=True)
-    text = write_table("teacher_speed", f"Teacher speed ({args.device})", list(rows[0]), rows,
+    text = write_table(RESULTS, "teacher_speed", f"Teacher speed ({args.device})", list(rows[0]), rows,
                        vars(args) | {"threads": torch.get_num_threads()})
     print(text)
 

@@ -10,11 +10,14 @@ preset. Writes benchmarks/results/unet_preset_choice.{md,json}.
 
 from __future__ import annotations
 
+from pathlib import Path
 import argparse
 import tempfile
 
 import torch
-from _report import write_table
+from piddm.report.tables import write_table
+
+RESULTS = Path(__file__).parent / "results"
 
 from piddm.distributed import setup
 from piddm.networks import backbone_config, build_backbone, count_parameters
@@ -56,7 +59,7 @@ def main() -> None:
                      "val_loss_mean": val["val_loss_mean"], "val_loss_sigma_0.1": val["val_loss_sigma_0.1"],
                      "val_loss_sigma_2": val["val_loss_sigma_2"]})
         print(rows[-1], flush=True)
-    text = write_table(args.name, f"U-Net size per CPU-minute: Darcy 32^2, {args.minutes:g} min each",
+    text = write_table(RESULTS, args.name, f"U-Net size per CPU-minute: Darcy 32^2, {args.minutes:g} min each",
                        list(rows[0]), rows, vars(args) | {"threads": torch.get_num_threads()})
     print(text)
 

@@ -73,16 +73,15 @@ def distill(
     from piddm.distill import (
         DistillOptions,
         distill,
-        load_student,
         stored_options,
         teacher_pairs,
     )
     from piddm.distributed import setup
-    from piddm.model_file import load_model
-    from piddm.reference import reference_model
+    from piddm.models import load_model
+    from piddm.models import reference_model
     from piddm.training import TrainConfig
 
-    from .eval_data import evaluation_data
+    from piddm.models import load_student
     from .progress import progress_bar, training_bar
 
     if resume and overwrite:
@@ -98,7 +97,7 @@ def distill(
             raise InputError(f"--{k.replace('_', '-')} must be >= 1, got {cfg[k]}")
     if cfg["steps"] < 1 or cfg["refine_steps"] < 0:
         raise InputError(f"--steps must be >= 1 and --refine-steps >= 0, got {cfg['steps']}, {cfg['refine_steps']}")
-    from piddm.physics_loss import INPUT_MODES
+    from piddm.physics import INPUT_MODES
 
     if cfg["inputs"] not in INPUT_MODES:
         raise InputError(f"--inputs must be one of {', '.join(INPUT_MODES)}, got {cfg['inputs']!r}")
@@ -114,9 +113,9 @@ def distill(
         t_model = load_model(teacher_path, "teacher", problem=name, device=ctx.device)
         ref = None
         if ctx.is_main:  # the evaluation data are checked before any training
-            from piddm.distill_report import check_reference_data
+            from piddm.compare.distill import check_reference_data
 
-            data_dir = evaluation_data(data, t_model, cfg["samples"], made_by="piddm distill")
+            data_dir = _eval_data(data, t_model, cfg["samples"], "piddm distill")
             ref = _reference_sets(data_dir, cfg["samples"])
             check_reference_data(ref, t_model)
         if ctx.is_main and overwrite and out.exists():
@@ -176,7 +175,7 @@ def distill(
 
 def _reference_sets(data_dir: Path, samples: int):
     from pde_bench.conventions import InputError
-    from piddm.evaluation import ReferenceSets
+    from piddm.evaluate.scoring import ReferenceSets
 
     try:
         return ReferenceSets(data_dir, samples, split="test")
@@ -186,13 +185,13 @@ def _reference_sets(data_dir: Path, samples: int):
 
 def _report(out: Path, t_model, students: dict, ref, data_dir: Path, cfg: dict, quick: bool, results: dict, runs: dict,
             prov: dict, refine_lr: float) -> None:
-    from piddm.distill_report import (
+    from piddm.compare.distill import (
         TEACHER_STEPS,
         EvalSettings,
         acceptance,
         evaluate_distilled,
     )
-    from piddm.report import save_panel, write_metrics, write_report
+    from piddm.report.comparison import save_panel, write_metrics, write_report
 
     from .progress import task_bars
 
@@ -233,3 +232,12 @@ def _report(out: Path, t_model, students: dict, ref, data_dir: Path, cfg: dict, 
     typer.echo(text)
     typer.echo(f"report    {out / 'report.md'}\nmetrics   {out / 'metrics.json'}\npanel     {out / 'panel.png'}\n"
                f"student   {out / 'piddm' / 'student.pt'}")
+
+
+def _eval_data(data, model, samples, made_by):
+    from piddm.compare.data import evaluation_data
+
+    from .progress import task_bars
+
+    with task_bars() as add:
+        return evaluation_data(data, model, samples, made_by, progress=add)

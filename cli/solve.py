@@ -90,15 +90,15 @@ def solve(
         check_output,
         provenance,
     )
-    from piddm.distill import load_student, physics_of
+    from piddm.models import load_student
+    from piddm.physics import PhysicsLoss
     from piddm.distributed import resolve_device
-    from piddm.observation import Observation, parse_observe, read_observation
-    from piddm.physics_baseline import PhysicsSettings
-    from piddm.reference import reference_model
-    from piddm.solve import SolveSettings
-    from piddm.solve_defaults import physics_defaults, solve_defaults
+    from piddm.solve.observation import Observation, parse_observe, read_observation
+    from piddm.solve.physics_only import PhysicsSettings
+    from piddm.models import reference_model
+    from piddm.solve.noise_search import SolveSettings
+    from piddm.defaults import physics_defaults, solve_defaults
 
-    from .eval_data import evaluation_data
 
     name = get_problem(pde).name
     for m in method:
@@ -138,7 +138,7 @@ def solve(
         source = str(input_file)
     else:
         ids = np.asarray(parse_range(test))
-        data_dir = evaluation_data(data, model, int(ids[-1]) + 1, made_by="piddm solve")
+        data_dir = _eval_data(data, model, int(ids[-1]) + 1, "piddm solve")
         a_true, u_true = _split_fields(data_dir, split, model, ids)
         obs = Observation.from_specs(specs, a_true, u_true, seed=mask_seed, start=int(ids[0]), noise=obs_noise)
         truth = {"a": a_true, "u": u_true}
@@ -157,7 +157,7 @@ def solve(
     p_settings = PhysicsSettings(**pcfg, budget_s=physics_budget)
     p_settings.check()
     t = model.info.training
-    physics = physics_of(model, inputs=t.get("inputs", "soft"), boundary_weight=float(t.get("boundary_weight", 1.0)))
+    physics = PhysicsLoss.for_model(model)
 
     prov = provenance({"pde": name, "student": str(model.path), "source": source, "observe": [str(s) for s in specs],
                        "obs_noise": obs_noise, "mask_seed": mask_seed, "methods": methods, "task": task,
@@ -192,9 +192,9 @@ def _split_fields(data_dir: Path, split: str, model, ids):
 
 def _run_methods(folder: Path, methods, net, physics, obs, truth, ids, settings, p_settings, dev, task,
                  max_panels, prov) -> list[dict]:
-    from piddm.physics_baseline import solve_physics_only
-    from piddm.solve import solve_noise
-    from piddm.solve_report import (
+    from piddm.solve.physics_only import solve_physics_only
+    from piddm.solve.noise_search import solve_noise
+    from piddm.report.solution import (
         sample_metrics,
         save_sample_panel,
         summary_row,
@@ -241,7 +241,7 @@ def _run_methods(folder: Path, methods, net, physics, obs, truth, ids, settings,
 
 def _write_report(folder: Path, rows, name, res, task, obs, source, settings, p_settings, methods, prov) -> str:
     from piddm.files import atomic_write_json, atomic_write_text
-    from piddm.solve_report import solve_table
+    from piddm.report.solution import solve_table
 
     observed = ", ".join(f"{ch}: {100 * obs.fraction(ch):.2f} % of pixels" for ch in ("a", "u")
                          if obs.fraction(ch) > 0)
@@ -272,3 +272,12 @@ def _write_report(folder: Path, rows, name, res, task, obs, source, settings, p_
                                                                           "physics": p_settings.to_dict()},
                                                 "provenance": prov})
     return text
+
+
+def _eval_data(data, model, samples, made_by):
+    from piddm.compare.data import evaluation_data
+
+    from .progress import task_bars
+
+    with task_bars() as add:
+        return evaluation_data(data, model, samples, made_by, progress=add)

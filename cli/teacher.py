@@ -91,7 +91,7 @@ def sample(
     )
     from pde_bench.storage import write_fields
     from piddm.distributed import resolve_device
-    from piddm.model_file import load_model
+    from piddm.models import load_model
     from piddm.plots import save_field_grid
     from piddm.sampling import SAMPLERS
     from piddm.teacher import sample_teacher

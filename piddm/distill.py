@@ -22,12 +22,12 @@ from pde_bench.conventions import InputError, check_output, provenance
 
 from .distributed import Context
 from .files import atomic_write_json
-from .model_file import LoadedModel, ModelInfo, load_model, save_model
-from .physics_loss import INPUT_MODES, PhysicsLoss
+from .models import LoadedModel, ModelInfo, load_model, save_model
+from .physics import INPUT_MODES, PhysicsLoss
 from .student import Student, file_hash, make_pairs, read_pairs, write_pairs
 from .training import TrainConfig, TrainResult, batch_indices, train
 
-__all__ = ["DistillOptions", "distill", "load_student", "physics_of", "stored_options", "teacher_pairs"]
+__all__ = ["DistillOptions", "distill", "stored_options", "teacher_pairs"]
 
 OPTIONS = "options.json"
 PAIRS = "pairs.h5"
@@ -70,23 +70,6 @@ class DistillOptions:
         return cls(**{**d, "train": TrainConfig(**d["train"])})
 
 
-def physics_of(model: LoadedModel, inputs: str = "soft", boundary_weight: float = 1.0) -> PhysicsLoss:
-    """The physics term for a model's problem, scale and normalisation (stored in its file)."""
-    n = model.normaliser
-    scale = model.info.data.get("residual_scale")
-    if scale is None:
-        raise InputError(f"{model.path}: no residual scale stored with this model")
-    return PhysicsLoss(model.problem, n, float(scale), (n.mean_u**2 + n.std_u**2) ** 0.5, inputs=inputs,
-                       boundary_weight=boundary_weight)
-
-
-def load_student(path, *, problem: str | None = None, device="cpu") -> tuple[Student, LoadedModel]:
-    """A student file as a ready :class:`Student` (eval mode, no gradients) and its metadata."""
-    loaded = load_model(path, "student", problem=problem, device=device)
-    student = Student(loaded.denoiser).to(device).eval().requires_grad_(False)
-    return student, loaded
-
-
 def teacher_pairs(opts: DistillOptions, teacher: LoadedModel, device=None, on_progress=None):
     """The (eps, x0) pairs that ``opts`` asks for: noise seeds (seed, 0..pairs-1), Heun-N_s solves."""
     return make_pairs(teacher.denoiser, opts.pairs, teacher.resolution, steps=opts.pair_steps, seed=opts.seed,
@@ -109,8 +92,8 @@ def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwri
     if not resume and ctx.is_main:
         check_output(out, overwrite)
     teacher = load_model(opts.teacher, "teacher", problem=opts.pde, device=ctx.device)
-    physics = physics_of(teacher, inputs=opts.inputs, boundary_weight=opts.boundary_weight)
-    measured = physics_of(teacher, inputs="fixed")  # validation reports what the tables report
+    physics = PhysicsLoss.for_model(teacher, inputs=opts.inputs, boundary_weight=opts.boundary_weight)
+    measured = PhysicsLoss.for_model(teacher, inputs="fixed")  # validation reports what the tables report
     res = teacher.resolution
     t_hash = file_hash(teacher.path)
     if ctx.is_main:

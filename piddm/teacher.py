@@ -26,7 +26,7 @@ from pde_bench.torch_data import FieldDataset
 from .distributed import Context
 from .edm import Denoiser, edm_loss, fixed_sigma_loss, sample_sigmas
 from .files import atomic_write_json
-from .model_file import LoadedModel, ModelInfo, save_model
+from .models import LoadedModel, ModelInfo, save_model
 from .networks import backbone_config, build_backbone, count_parameters
 from .noise import standard_noise
 from .plots import save_field_grid

@@ -3,9 +3,11 @@
 import pytest
 import torch
 
-from piddm.distill import DistillOptions, distill, load_student, physics_of
+from piddm.distill import DistillOptions, distill
+from piddm.models import load_student
+from piddm.physics import PhysicsLoss
 from piddm.distributed import Context
-from piddm.model_file import load_model
+from piddm.models import load_model
 from piddm.noise import standard_noise
 from piddm.teacher import TeacherOptions, train_teacher
 from piddm.training import TrainConfig
@@ -33,7 +35,7 @@ def _student_residual(run):
     student, loaded = load_student(run)
     with torch.no_grad():
         x = student(standard_noise(32, (2, 16, 16), seed=5))
-        return physics_of(loaded)(x.double()).mean().item()
+        return PhysicsLoss.for_model(loaded)(x.double()).mean().item()
 
 
 def test_distillation_writes_a_student_and_the_residual_term_works(tiny_teacher, tmp_path):
@@ -57,9 +59,9 @@ def test_resume_with_refreshed_pairs_is_exact(tiny_teacher, tmp_path):
 
 
 def test_evaluation_rows_for_another_problem(tiny_teacher, dataset_dir, tmp_path):
-    from piddm.distill_report import EvalSettings, acceptance, evaluate_distilled
-    from piddm.evaluation import ReferenceSets
-    from piddm.report import ROW_KEYS, markdown_table
+    from piddm.compare.distill import EvalSettings, acceptance, evaluate_distilled
+    from piddm.evaluate.scoring import ReferenceSets
+    from piddm.report.comparison import ROW_KEYS, markdown_table
 
     distill(_opts(tiny_teacher, tmp_path / "s", lam=1.0, steps=3), CPU)
     students = {"PIDDM-1": load_student(tmp_path / "s", problem="poisson")}

@@ -7,8 +7,8 @@ from cli_helpers import one_line_error as _one_line_error
 from cli_helpers import run_piddm as _piddm
 
 from piddm.distributed import Context
-from piddm.model_file import load_model
-from piddm.report import ROW_KEYS
+from piddm.models import load_model
+from piddm.report.comparison import ROW_KEYS
 from piddm.teacher import TeacherOptions, train_teacher
 from piddm.training import TrainConfig
 

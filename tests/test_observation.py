@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pde_bench.conventions import InputError
-from piddm.observation import (
+from piddm.solve.observation import (
     Observation,
     ObserveSpec,
     parse_observe,

@@ -3,8 +3,8 @@
 import pytest
 
 from pde_bench import InputError
-from piddm.model_file import load_model
-from piddm.reference import available_references, reference_model, reference_provenance
+from piddm.models import load_model
+from piddm.models import available_references, reference_model, reference_provenance
 
 
 def test_the_darcy_teacher_is_shipped_with_its_provenance():
@@ -20,7 +20,7 @@ def test_the_darcy_teacher_is_shipped_with_its_provenance():
 
 
 def test_a_missing_reference_names_what_exists(tmp_path, monkeypatch):
-    import piddm.reference as reference
+    import piddm.models as reference
 
     (tmp_path / "darcy").mkdir()
     (tmp_path / "darcy" / "teacher.pt").write_bytes(b"")
@@ -33,7 +33,7 @@ def test_a_missing_reference_names_what_exists(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("pde", ["darcy", "poisson", "helmholtz", "navier-stokes"])
 def test_every_problem_ships_a_student_made_from_its_shipped_teacher(pde):
-    from piddm.distill import load_student
+    from piddm.models import load_student
     from piddm.noise import standard_noise
     from piddm.student import file_hash
 

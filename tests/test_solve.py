@@ -6,11 +6,11 @@ import torch
 
 import pde_bench
 from pde_bench.torch_data import Normaliser
-from piddm.observation import Observation, parse_observe
-from piddm.physics_baseline import PhysicsSettings, smoothness, solve_physics_only
-from piddm.physics_loss import PhysicsLoss
-from piddm.solve import SolveSettings, ensemble, misfit, mix, solve_noise
-from piddm.solve_report import sample_metrics, summary_row
+from piddm.solve.observation import Observation, parse_observe
+from piddm.solve.physics_only import PhysicsSettings, smoothness, solve_physics_only
+from piddm.physics import PhysicsLoss
+from piddm.solve.noise_search import SolveSettings, ensemble, misfit, mix, solve_noise
+from piddm.report.solution import sample_metrics, summary_row
 
 
 def _physics(name, a, u):
@@ -116,7 +116,7 @@ def test_preconditioned_baseline_is_ten_times_closer_in_the_same_iterations(gene
 
 
 def test_the_preconditioner_is_symmetric_positive_and_keeps_constants():
-    from piddm.objective import inverse_laplacian_smoother
+    from piddm.solve.objective import inverse_laplacian_smoother
 
     P = inverse_laplacian_smoother(8)
     basis = torch.eye(64, dtype=torch.float64).view(64, 8, 8)

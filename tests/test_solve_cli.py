@@ -9,7 +9,7 @@ from cli_helpers import one_line_error, run_piddm
 
 from piddm.distill import DistillOptions, distill
 from piddm.distributed import Context
-from piddm.observation import Observation, parse_observe, write_observation
+from piddm.solve.observation import Observation, parse_observe, write_observation
 from piddm.teacher import TeacherOptions, train_teacher
 from piddm.training import TrainConfig
 

@@ -6,7 +6,7 @@ from pde_bench.datasets import problem_from_attrs
 from pde_bench.torch_data import FieldDataset
 from piddm.edm import Denoiser
 from piddm.networks import backbone_config, build_backbone
-from piddm.physics_loss import PhysicsLoss
+from piddm.physics import PhysicsLoss
 from piddm.student import Student, make_pairs, read_pairs, write_pairs
 
 
@@ -81,7 +81,7 @@ def test_pairs_are_reproducible_and_cached(tmp_path):
 
 
 def test_refinement_lowers_the_objective_and_stays_on_the_shell():
-    from piddm.refine import refine_noise, to_shell
+    from piddm.solve.noise_search import refine_noise, to_shell
 
     torch.manual_seed(0)
     lin = torch.nn.Conv2d(2, 2, 3, padding=1)

@@ -7,7 +7,7 @@ from cli_helpers import one_line_error as _one_line_error
 from cli_helpers import run_piddm as _piddm
 
 from pde_bench import InputError
-from piddm.model_file import load_model
+from piddm.models import load_model
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import torch
 
 from pde_bench.conventions import InputError
 from piddm.distributed import Context
-from piddm.model_file import load_model
+from piddm.models import load_model
 from piddm.teacher import TeacherOptions, train_teacher
 from piddm.training import TrainConfig, batch_indices
 

@@ -30,8 +30,8 @@ from .objective import (
     smoothness,
 )
 from .observation import Observation
-from .physics_loss import PhysicsLoss
-from .solve import SolveResult, impose, observation_tensors, pad_history
+from ..physics import PhysicsLoss
+from .noise_search import SolveResult, impose, observation_tensors, pad_history
 
 __all__ = ["REGULARISERS", "PhysicsSettings", "smoothness", "solve_physics_only"]
 
@@ -69,7 +69,7 @@ def solve_physics_only(physics: PhysicsLoss, obs: Observation, settings: Physics
     """Data-space optimisation of every sample (one member each: no ensemble, std 0).
 
     With ``settings.precondition`` the fields are x0 + P v, optimised over v (P as in
-    :func:`piddm.objective.inverse_laplacian_smoother`): the same minimisers, reached faster.
+    :func:`piddm.solve.objective.inverse_laplacian_smoother`): the same minimisers, reached faster.
     """
     settings.check()
     device = device or torch.device("cpu")

@@ -15,10 +15,10 @@ import numpy as np
 
 from pde_bench.loading import load
 
-from .model_file import LoadedModel
-from .quality import ensemble_errors, ensemble_floor, physics_errors
-from .student import Student, sample_student
-from .teacher import sample_teacher
+from ..models import LoadedModel
+from .metrics import ensemble_errors, ensemble_floor, physics_errors
+from ..student import Student, sample_student
+from ..teacher import sample_teacher
 
 __all__ = ["ReferenceSets", "Scored", "evaluate_fields", "floors", "score_student", "score_teacher", "teacher_row"]
 

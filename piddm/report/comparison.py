@@ -15,8 +15,8 @@ import torch
 
 from pde_bench.problems.base import Problem
 
-from .files import atomic_write_json, atomic_write_text
-from .plots import save_field_grid
+from ..files import atomic_write_json, atomic_write_text
+from ..plots import save_field_grid
 
 __all__ = ["ROW_KEYS", "markdown_table", "residual_maps", "save_panel", "write_metrics", "write_report"]
 

@@ -18,9 +18,9 @@ import torch
 from pde_bench.conventions import atomic_output
 from pde_bench.problems.base import Problem
 
-from .observation import Observation
-from .quality import physics_errors
-from .solve import SolveResult
+from ..solve.observation import Observation
+from ..evaluate.metrics import physics_errors
+from ..solve.noise_search import SolveResult
 
 __all__ = [
     "METRICS",

@@ -32,7 +32,7 @@ import torch
 
 from pde_bench.conventions import InputError
 
-from .noise import standard_noise
+from ..noise import standard_noise
 from .objective import (
     OPTIMIZERS,
     fields_objective,
@@ -43,11 +43,18 @@ from .objective import (
     preconditioned,
 )
 from .observation import Observation
-from .physics_loss import PhysicsLoss
-from .refine import to_shell
+from ..physics import PhysicsLoss
 
 __all__ = ["OPTIMIZERS", "SolveResult", "SolveSettings", "ensemble", "impose", "misfit", "mix",
            "observation_tensors", "optimise", "pad_history", "solve_noise"]
+
+def to_shell(eps: torch.Tensor) -> torch.Tensor:
+    """Rescale each sample of eps (B, ...) to norm sqrt(numel per sample)."""
+    flat = eps.flatten(1)
+    radius = flat.shape[1] ** 0.5
+    return (flat * (radius / flat.norm(dim=1, keepdim=True).clamp_min(1e-12))).view_as(eps)
+
+
 
 @dataclass
 class SolveSettings:
@@ -223,3 +230,37 @@ def pad_history(hist: list[np.ndarray]) -> np.ndarray:
     """Stack per-batch histories (b, T_j) into (n, max T), padding with the last value (L-BFGS may stop early)."""
     T = max(h.shape[1] for h in hist)
     return np.concatenate([np.pad(h, ((0, 0), (0, T - h.shape[1])), mode="edge") for h in hist])
+
+
+@dataclass
+class RefineResult:
+    x: torch.Tensor  # final normalised output G(eps)
+    eps: torch.Tensor
+    nfe: int  # network forward calls per sample
+    grad_evals: int  # backward passes per sample
+    history: list
+
+
+def refine_noise(generator: Callable[[torch.Tensor], torch.Tensor], eps: torch.Tensor,
+                 objective: Callable[[torch.Tensor], torch.Tensor], *, steps: int = 5, lr: float = 0.05,
+                 ) -> RefineResult:
+    """Adam on eps minimising ``objective(generator(eps)).sum()``, eps projected to the shell.
+
+    ``objective`` returns a per-sample loss (B,); samples are independent, so the sum gives
+    each its own gradient. Returns the final output (one more forward call) and the costs.
+    """
+    eps = to_shell(eps.detach().clone()).requires_grad_(True)
+    opt = torch.optim.Adam([eps], lr=lr)
+    history = []
+    for _ in range(steps):
+        loss = objective(generator(eps))
+        history.append(float(loss.detach().mean()))
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        opt.step()
+        with torch.no_grad():
+            eps.copy_(to_shell(eps))
+    with torch.no_grad():
+        x = generator(eps)
+        history.append(float(objective(x).mean()))
+    return RefineResult(x.detach(), eps.detach(), nfe=steps + 1, grad_evals=steps, history=history)

@@ -1,7 +1,7 @@
 """Default settings of ``piddm solve`` per problem and task, chosen on the validation split.
 
 Where the table has no entry the generic defaults of :class:`piddm.solve.SolveSettings` and
-:class:`piddm.physics_baseline.PhysicsSettings` apply. The choices and the measurements behind
+:class:`piddm.solve.physics_only.PhysicsSettings` apply. The choices and the measurements behind
 them: ``benchmarks/results/solve_tuning.md`` (``python benchmarks/solve_tuning.py``).
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from .physics_baseline import PhysicsSettings
-from .solve import SolveSettings
+from .solve.physics_only import PhysicsSettings
+from .solve.noise_search import SolveSettings
 
 __all__ = ["PHYSICS_TUNED", "SOLVE_TUNED", "physics_defaults", "solve_defaults"]
 

@@ -1,7 +1,7 @@
 """The distill command's evaluation: teacher, lambda = 0 student, PIDDM-1 and PIDDM-ref on one test set.
 
 Every method draws the same number of samples (sample i from noise seed (seed, i)) at the same
-batch, timed after an untimed warm-up; all are scored by :func:`piddm.evaluation.evaluate_fields`
+batch, timed after an untimed warm-up; all are scored by :func:`piddm.evaluate.scoring.evaluate_fields`
 (Darcy's a thresholded, residual normalised by the data set's scale). The report adds the two
 floors and the acceptance ratios of the distill issue.
 """
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from pde_bench.conventions import InputError
 
-from .distill import physics_of
-from .evaluation import ReferenceSets, Scored, floors, score_student, score_teacher
-from .model_file import LoadedModel
-from .refine import refine_noise
-from .student import Student
+from ..physics import PhysicsLoss
+from ..evaluate.scoring import ReferenceSets, Scored, floors, score_student, score_teacher
+from ..models import LoadedModel
+from ..solve.noise_search import refine_noise
+from ..student import Student
 
 __all__ = ["EvalSettings", "acceptance", "check_reference_data", "evaluate_distilled", "refiner"]
 
@@ -49,9 +49,7 @@ def refiner(student: Student, model: LoadedModel, steps: int, lr: float) -> Call
 
     R is the student's own training term (continuous or finalised inputs, as it was trained).
     """
-    t = model.info.training
-    physics = physics_of(model, inputs=t.get("inputs", "soft"),
-                         boundary_weight=float(t.get("boundary_weight", 1.0)))
+    physics = PhysicsLoss.for_model(model)
 
     def objective(x):
         return physics(x.double()).float()

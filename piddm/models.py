@@ -1,16 +1,22 @@
-"""The file of a trained network (``teacher.pt``, ``student.pt``): weights plus what they mean.
+"""Model files (``teacher.pt``, ``student.pt``), the shipped reference models, and loading a student.
 
 A model file is a dict: ``kind``, ``problem`` (name and physical parameters), ``resolution``
 (trained at), ``backbone`` config, ``normaliser`` (the data set's statistics), ``data``
 (path, seed, splits' attributes that matter), ``training`` and ``provenance``, and ``state``
 (the EMA weights). Loading checks what the caller needs (problem, resolution, kind) and says
 in one line what does not match.
+
+Reference models ship inside the package: ``piddm/reference/<pde>/{teacher,student}.pt``, each
+next to ``<kind>.json`` (the command, commit, data seed, steps, wall time and quality figures of
+the run that made it). Commands use them when the user names no model of their own.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import json
 
 import torch
 
@@ -23,7 +29,8 @@ from .edm import Denoiser
 from .files import atomic_torch_save, load_tensor_state, tensor_state
 from .networks import build_backbone
 
-__all__ = ["LoadedModel", "ModelInfo", "load_model", "resolve_model_path", "save_model"]
+__all__ = ["REFERENCE_DIR", "LoadedModel", "ModelInfo", "available_references", "load_model", "load_student",
+           "reference_model", "reference_provenance", "resolve_model_path", "save_model"]
 
 FORMAT = "piddm-model/1"
 
@@ -104,3 +111,38 @@ def load_model(path: Path | str, kind: str = "teacher", *, problem: str | None =
     denoiser = denoiser.to(device).eval().requires_grad_(False)
     prob = get_problem(info.problem, **info.params)
     return LoadedModel(denoiser, info, prob, Normaliser(**info.normaliser), path)
+
+
+def load_student(path, *, problem: str | None = None, device="cpu"):
+    """A student file as a ready :class:`piddm.student.Student` (eval mode, no gradients) and its metadata."""
+    from .student import Student
+
+    loaded = load_model(path, "student", problem=problem, device=device)
+    student = Student(loaded.denoiser).to(device).eval().requires_grad_(False)
+    return student, loaded
+
+
+REFERENCE_DIR = Path(__file__).parent / "reference"
+
+
+def reference_model(pde: str, kind: str = "teacher") -> Path:
+    """Path of the shipped ``kind`` model of problem ``pde``, or a one-line error saying what exists."""
+    name = get_problem(pde).name
+    path = REFERENCE_DIR / name / f"{kind}.pt"
+    if not path.exists():
+        have = ", ".join(f"{p}/{k}" for p, k in available_references()) or "none"
+        make = "train-teacher" if kind == "teacher" else "distill"
+        raise InputError(f"no shipped reference {kind} for {name} (shipped: {have}); make one with "
+                         f"`piddm {make} --pde {name}` and pass it explicitly")
+    return path
+
+
+def reference_provenance(pde: str, kind: str = "teacher") -> dict:
+    path = reference_model(pde, kind).with_suffix(".json")
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def available_references() -> list[tuple[str, str]]:
+    if not REFERENCE_DIR.exists():
+        return []
+    return sorted((p.parent.name, p.stem) for p in REFERENCE_DIR.glob("*/*.pt"))

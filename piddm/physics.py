@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from pde_bench.conventions import InputError
 from pde_bench.problems.base import Problem
 from pde_bench.torch_data import Normaliser
 
@@ -37,6 +38,23 @@ class PhysicsLoss:
         if inputs not in INPUT_MODES:
             raise ValueError(f"inputs must be one of {INPUT_MODES}, got {inputs!r}")
         self.inputs = inputs
+
+    @classmethod
+    def for_model(cls, model, inputs: str | None = None, boundary_weight: float | None = None) -> PhysicsLoss:
+        """The physics term of a model's problem, with the residual scale and normalisation stored in its file.
+
+        ``inputs`` and ``boundary_weight`` default to what the model was trained with (a teacher:
+        ``soft`` and 1). The u normaliser is the RMS of u of the model's training data.
+        """
+        t = model.info.training
+        inputs = t.get("inputs", "soft") if inputs is None else inputs
+        boundary_weight = float(t.get("boundary_weight", 1.0)) if boundary_weight is None else boundary_weight
+        n = model.normaliser
+        scale = model.info.data.get("residual_scale")
+        if scale is None:
+            raise InputError(f"{model.path}: no residual scale stored with this model")
+        return cls(model.problem, n, float(scale), (n.mean_u**2 + n.std_u**2) ** 0.5, inputs=inputs,
+                   boundary_weight=boundary_weight)
 
     def terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(PDE term, boundary term) per sample, both squared and normalised."""
