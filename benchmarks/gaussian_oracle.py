@@ -1,15 +1,16 @@
 """The best any method can do on the linear problems: the exact Gaussian posterior mean.
 
-Poisson and Helmholtz are linear, u = L a, and their inputs are Gaussian, a = S xi with xi
-standard normal (the cosine GRF of ``pde_bench.random_fields``). Given noise-free observations
-y = B xi of any pixels of a and u, the posterior of xi is Gaussian with mean
-B^T (B B^T)^+ y; its a and u are the minimum mean-squared-error estimates: no method, learned
-or not, has a lower expected squared error on this data. So this oracle (which knows the data
-generator's covariance, as no practical method does) bounds how far PIDDM can improve on the
-physics-only baseline, and its posterior std gives what calibrated uncertainty looks like.
+Poisson and Helmholtz are linear with Gaussian inputs, so given noise-free observations of any
+pixels the exact posterior mean of a and u is the minimum mean-squared-error estimate
+(``piddm.evaluate.oracle``): no method, learned or not, has a lower expected squared error on
+this data. It bounds how far PIDDM can improve on the physics-only baseline, and its posterior
+std shows what calibrated uncertainty looks like.
 
-It reads ``piddm solve`` run folders (their ``piddm.nc``: masks and true fields), solves the
-same samples with the same masks, and writes a table with the runs' own rows beside it.
+It reads ``piddm solve`` run folders: the task and problem from the attributes of the methods'
+solution files (``<method>.nc``), the masks and true fields from them, and each method's
+per-sample errors (``err_a``, ``err_u``); it solves the same samples with the same masks and
+writes a table with the runs' own rows beside the oracle's, each with its excess error over the
+oracle (paired bootstrap 95 % interval, ``piddm.evaluate.bootstrap.reduction``).
 
     python benchmarks/gaussian_oracle.py runs/solve/poisson-* --name solve_poisson_oracle
 """
@@ -17,113 +18,69 @@ same samples with the same masks, and writes a table with the runs' own rows bes
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from solve_table import BASELINE, WANTED, method_files, method_row, observed, wanted_error
+
+from pde_bench.conventions import InputError
+from pde_bench.problems import get_problem
+from piddm.evaluate.bootstrap import reduction
+from piddm.evaluate.metrics import coverage, relative_l2
+from piddm.evaluate.oracle import gaussian_posterior, linear_maps
 from piddm.report.tables import write_table
 
 RESULTS = Path(__file__).parent / "results"
-from solve_table import WANTED, paired_reduction
-
-from pde_bench.problems import get_problem
-from pde_bench.random_fields import grf_cosine
-
-
-def linear_maps(pde: str, n_side: int) -> tuple[np.ndarray, np.ndarray]:
-    """(S, LS): the matrices (N², N²) taking standard normals xi to a and to u = solve(a)."""
-    problem = get_problem(pde)
-    if not hasattr(problem, "shift"):
-        raise SystemExit(f"error: {pde} is not a linear problem with a Gaussian input; the oracle needs one")
-    dim = n_side * n_side
-    basis = np.eye(dim).reshape(dim, n_side, n_side)
-    a = grf_cosine(basis, problem.params["alpha"], problem.params["tau"])
-    if problem.zero_boundary_input:
-        a[:, 0, :] = a[:, -1, :] = a[:, :, 0] = a[:, :, -1] = 0.0
-    u = problem.solve(a)
-    return a.reshape(dim, dim).T, u.reshape(dim, dim).T
-
-
-def posterior(S: np.ndarray, LS: np.ndarray, mask_a: np.ndarray, mask_u: np.ndarray, a_true: np.ndarray,
-              u_true: np.ndarray) -> dict[str, np.ndarray]:
-    """Posterior mean and std of a and u of one sample given its observed pixels (noise-free)."""
-    ia, iu = mask_a.ravel(), mask_u.ravel()
-    B = np.concatenate([S[ia], LS[iu]])
-    y = np.concatenate([a_true.ravel()[ia], u_true.ravel()[iu]])
-    gram_pinv = np.linalg.pinv(B @ B.T, rcond=1e-10, hermitian=True)
-    xi = B.T @ (gram_pinv @ y)
-    proj = np.eye(S.shape[1]) - B.T @ gram_pinv @ B          # posterior covariance of xi
-    out = {}
-    for name, M in (("a", S), ("u", LS)):
-        out[name] = (M @ xi).reshape(a_true.shape)
-        var = ((M @ proj) * M).sum(1)
-        out[f"{name}_std"] = np.sqrt(np.clip(var, 0.0, None)).reshape(a_true.shape)
-    out["consistency"] = float(np.abs(B @ xi - y).max() / max(np.abs(y).max(), 1e-30)) if len(y) else 0.0
-    return out
-
-
-def _rel_l2(pred, true):
-    return float(np.linalg.norm(pred - true) / max(np.linalg.norm(true), 1e-30))
-
-
-def _coverage(pred, std, true, observed):
-    free = ~observed
-    return float(((np.abs(true - pred) <= 2 * std) & free).sum() / max(free.sum(), 1))
 
 
 def oracle_run(folder: Path) -> list[dict]:
     import xarray as xr
 
-    metrics = json.loads((folder / "metrics.json").read_text())
-    prov = metrics["provenance"]
-    task = prov["options"]["task"]
-    with xr.open_dataset(folder / "piddm.nc", engine="h5netcdf") as ds:
-        pde = ds.attrs["problem"]
-        mask_a, mask_u = ds["mask_a"].values.astype(bool), ds["mask_u"].values.astype(bool)
-        a_true, u_true = ds["a_true"].values, ds["u_true"].values
-    per = {}
-    for method in ("piddm", "physics"):
-        if (folder / f"{method}.nc").exists():
-            with xr.open_dataset(folder / f"{method}.nc", engine="h5netcdf") as ds:
-                per[method] = sum(ds[k].values for k in WANTED[task])
-    S, LS = linear_maps(pde, a_true.shape[-1])
+    files = method_files(folder)
+    datasets = {m: xr.load_dataset(path, engine="h5netcdf") for m, path in files.items()}
+    first = next(iter(datasets.values()))
+    task, pde = str(first.attrs["task"]), str(first.attrs["problem"])
+    if any(k not in first for k in ("a_true", "u_true")):
+        raise SystemExit(f"error: {files[next(iter(files))]}: no true fields (a_true, u_true); the oracle needs them")
+    mask = np.stack([first["mask_a"].values, first["mask_u"].values], 1).astype(bool)
+    a_true, u_true = first["a_true"].values.astype(np.float64), first["u_true"].values.astype(np.float64)
+    problem = get_problem(pde)
+    try:
+        S, LS = linear_maps(problem, a_true.shape[-1])
+    except InputError as err:
+        raise SystemExit(f"error: {folder}: {err}") from None
     u_model = np.einsum("ij,nj->ni", LS @ np.linalg.pinv(S, rcond=1e-10), a_true.reshape(len(a_true), -1))
-    data_check = max(_rel_l2(u_model[i].reshape(u_true[i].shape), u_true[i]) for i in range(len(u_true)))
+    data_check = relative_l2(u_model.reshape(u_true.shape), u_true).max()
     if data_check > 1e-6:
         raise SystemExit(f"error: {folder}: u_true is not the solver's u of a_true (rel-L2 {data_check:.2g})")
-    errs = {"err_a": [], "err_u": [], "coverage_a": [], "coverage_u": []}
-    worst = 0.0
-    for i in range(len(a_true)):
-        post = posterior(S, LS, mask_a[i], mask_u[i], a_true[i], u_true[i])
-        worst = max(worst, post["consistency"])
-        for ch, true, mask in (("a", a_true[i], mask_a[i]), ("u", u_true[i], mask_u[i])):
-            errs[f"err_{ch}"].append(_rel_l2(post[ch], true))
-            errs[f"coverage_{ch}"].append(_coverage(post[ch], post[f"{ch}_std"], true, mask))
-    errs = {k: np.array(v) for k, v in errs.items()}
+    post = gaussian_posterior(problem, mask, np.stack([a_true, u_true], 1))
+    errs = {"err_a": relative_l2(post["a"], a_true), "err_u": relative_l2(post["u"], u_true),
+            "coverage_a": coverage(post["a"], post["a_std"], a_true, ~mask[:, 0]),
+            "coverage_u": coverage(post["u"], post["u_std"], u_true, ~mask[:, 1])}
     oracle_wanted = sum(errs[k] for k in WANTED[task])
-    observed = ", ".join(prov["options"]["observe"]) or prov["options"]["source"]
+    seen = observed(first)
     rows = []
-    for r in metrics["rows"]:
-        key = "piddm" if r["method"] == "PIDDM" else "physics"
-        red = paired_reduction(per[key], oracle_wanted) if key in per else None
-        rows.append({"run": folder.name, "observed": observed, "method": r["method"], "task": task,
-                     "samples": r["samples"],
-                     **{f"{k} %": "-" if r[k] is None else f"{100 * r[k]:.2f} ± {100 * r[f'{k}_std']:.2f}"
-                        for k in ("err_a", "err_u")},
-                     "coverage_a": r["coverage_a"] if r["coverage_a"] is not None else "-",
-                     "coverage_u": r["coverage_u"] if r["coverage_u"] is not None else "-",
-                     "excess over oracle": "" if red is None else
-                     f"{-100 * red[0]:.0f} % [{-100 * red[2]:.0f}, {-100 * red[1]:.0f}]", "bound": ""})
-    rows.append({"run": folder.name, "observed": observed, "method": "Gaussian oracle", "task": task,
+    for m, ds in datasets.items():
+        r = method_row(folder, ds)
+        red = reduction(wanted_error(ds), oracle_wanted)
+        rows.append({**{k: r[k] for k in ("run", "observed", "method", "task", "samples", "err_a %", "err_u %",
+                                          "coverage_a", "coverage_u")},
+                     "excess over oracle": f"{-100 * red[0]:.0f} % [{-100 * red[2]:.0f}, {-100 * red[1]:.0f}]",
+                     "bound": ""})
+
+    def mean_or_dash(v):
+        return float(np.nanmean(v)) if np.isfinite(v).any() else "-"
+
+    rows.append({"run": folder.name, "observed": seen, "method": "Gaussian oracle", "task": task,
                  "samples": len(a_true),
                  **{f"{k} %": f"{100 * errs[k].mean():.2f} ± {100 * errs[k].std():.2f}" for k in ("err_a", "err_u")},
-                 "coverage_a": float(np.nanmean(errs["coverage_a"])), "coverage_u": float(np.nanmean(errs["coverage_u"])),
-                 "excess over oracle": "0 %", "bound": "", "observation_fit": worst})
-    if "physics" in per:
-        best = 1 - oracle_wanted.mean() / per["physics"].mean()
+                 "coverage_a": mean_or_dash(errs["coverage_a"]), "coverage_u": mean_or_dash(errs["coverage_u"]),
+                 "excess over oracle": "0 %", "bound": "", "observation_fit": float(post["consistency"].max())})
+    if BASELINE in datasets:
+        best = 1 - oracle_wanted.mean() / wanted_error(datasets[BASELINE]).mean()
         rows[-1]["bound"] = f"{100 * best:.0f} %"
     return rows
 
@@ -134,7 +91,7 @@ def main() -> None:
     p.add_argument("--name", default="solve_oracle")
     p.add_argument("--title", default="piddm solve against the exact Gaussian posterior mean (test split)")
     args = p.parse_args()
-    rows = [row for r in args.runs if (r / "piddm.nc").exists() for row in oracle_run(r)]
+    rows = [row for r in args.runs if r.is_dir() and method_files(r) for row in oracle_run(r)]
     cols = ["run", "observed", "method", "task", "samples", "err_a %", "err_u %", "coverage_a", "coverage_u",
             "excess over oracle", "bound"]
     print(write_table(RESULTS, args.name, args.title, cols, rows, {"runs": [str(r) for r in args.runs]}))

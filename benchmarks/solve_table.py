@@ -1,13 +1,17 @@
-"""Gather ``piddm solve`` run folders into one table, with PIDDM's error reduction over the baseline.
+"""Gather ``piddm solve`` run folders into one table, with each method's error reduction over the baseline.
 
-For every run folder that holds both ``piddm.nc`` and ``physics.nc`` it compares the per-sample
-error of the wanted field (forward: u; inverse: a; reconstruction: both, summed) on the same
-test samples and masks: the reduction 1 - mean(PIDDM) / mean(physics-only) with a paired
-bootstrap 95 % interval over samples (DESIGN.md rule 6).
+Every method's solution file in a run folder (``<method>.nc``: ``piddm.nc``, ``physics.nc``, ...)
+gives one row: the mean ± std over samples of its per-sample metrics, its costs and its command
+(all read from the file: its attributes ``method``, ``task``, ``nfe``, ...; its variables
+``err_a``, ``err_u``, ``residual``, ``coverage_a``, ``coverage_u``, the masks). Every method
+but the physics-only baseline is compared with the baseline on the per-sample error of the
+wanted field (forward: u; inverse: a; reconstruction: both, summed), on the same test samples
+and masks: the reduction 1 - mean(method) / mean(physics-only) with a paired bootstrap 95 %
+interval over samples (DESIGN.md rule 6; ``piddm.evaluate.bootstrap.reduction``).
 
     python benchmarks/solve_table.py runs/solve/darcy-* --name solve_darcy
 
-A folder with only ``piddm.nc`` can take its baseline from an earlier run with ``--physics-from``
+A folder without ``physics.nc`` can take its baseline from an earlier run with ``--physics-from``
 (one folder per run, in the same order): the baseline does not depend on the student, so a new
 student is compared without re-running it. The pairing is checked: the two runs must hold the
 same samples, the same masks and the same truth, or the script stops.
@@ -16,34 +20,62 @@ same samples, the same masks and the same truth, or the script stops.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
+from piddm.evaluate.bootstrap import check_paired, reduction
 from piddm.report.tables import write_table
 
 RESULTS = Path(__file__).parent / "results"
 
 WANTED = {"forward": ("err_u",), "inverse": ("err_a",), "reconstruction": ("err_a", "err_u")}
+BASELINE = "physics"
 
 
-def paired_reduction(ours: np.ndarray, base: np.ndarray, *, resamples: int = 2000, seed: int = 0):
-    """1 - mean(ours) / mean(base) and its paired bootstrap 95 % interval over samples."""
-    rng = np.random.default_rng(seed)
-    n = len(ours)
-    idx = rng.integers(0, n, size=(resamples, n))
-    boot = 1 - ours[idx].mean(1) / base[idx].mean(1)
-    return float(1 - ours.mean() / base.mean()), float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))
+def method_files(folder: Path) -> dict[str, Path]:
+    """The methods' solution files of a run folder, {key: path}: PIDDM first, the baseline last."""
+    import xarray as xr
+
+    found = {}
+    for path in sorted(folder.glob("*.nc")):
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            if "method" in ds.attrs and "task" in ds.attrs and "err_a" in ds:
+                found[path.stem] = path
+    return dict(sorted(found.items(), key=lambda kv: (kv[0] != "piddm", kv[0] == BASELINE, kv[0])))
 
 
-def _check_paired(ours, base, ours_path: Path, base_path: Path) -> None:
-    """Stop unless two solve outputs hold the same samples, masks and truth (a valid paired comparison)."""
-    for k in ("sample", "mask_a", "mask_u", "a_true", "u_true"):
-        if k in ours.variables and not np.array_equal(ours[k].values, base[k].values):
-            raise SystemExit(f"{ours_path} and {base_path} differ in '{k}': not the same samples and masks")
+def wanted_error(ds) -> np.ndarray:
+    """Per-sample error of the fields the run's task asks for (summed for reconstruction)."""
+    return sum(np.asarray(ds[k].values, dtype=np.float64) for k in WANTED[ds.attrs["task"]])
+
+
+def observed(ds) -> str:
+    """What was observed, from the masks: e.g. ``a:3%, u:3%`` (mean fraction of pixels per channel)."""
+    parts = [f"{ch}:{100 * frac:.2g}%" for ch in ("a", "u")
+             if (frac := float(np.asarray(ds[f"mask_{ch}"].values, dtype=bool).mean())) > 0]
+    return ", ".join(parts) or "nothing"
+
+
+def _mean_std(v: np.ndarray) -> tuple[float, float] | None:
+    ok = np.isfinite(v)
+    return (float(v[ok].mean()), float(v[ok].std())) if ok.any() else None
+
+
+def method_row(folder: Path, ds) -> dict:
+    """One table row from one method's solution file."""
+    row = {"run": folder.name, "observed": observed(ds), "method": str(ds.attrs["method"]),
+           "task": str(ds.attrs["task"]), "samples": int(ds.sizes["sample"]),
+           "nfe": int(ds.attrs.get("nfe", -1)), "grad_evals": int(ds.attrs.get("grad_evals", -1)),
+           "s_per_sample": float(ds.attrs.get("seconds_per_sample", np.nan)), "reduction": "",
+           "command": str(ds.attrs.get("command", ""))}
+    for k in ("err_a", "err_u"):
+        ms = _mean_std(np.asarray(ds[k].values, dtype=np.float64))
+        row[f"{k} %"] = "-" if ms is None else f"{100 * ms[0]:.2f} ± {100 * ms[1]:.2f}"
+    for k in ("residual", "coverage_a", "coverage_u"):
+        ms = _mean_std(np.asarray(ds[k].values, dtype=np.float64)) if k in ds else None
+        row[k] = "-" if ms is None else ms[0]
+    return row
 
 
 def gather(folders: list[Path], physics_from: list[Path] | None = None) -> list[dict]:
@@ -51,33 +83,27 @@ def gather(folders: list[Path], physics_from: list[Path] | None = None) -> list[
 
     rows = []
     for i, folder in enumerate(folders):
-        metrics = json.loads((folder / "metrics.json").read_text())
-        prov = metrics["provenance"]
-        task = prov["options"]["task"]
-        observed = ", ".join(prov["options"]["observe"]) or prov["options"]["source"]
-        sources = {"piddm": folder, "physics": folder}
-        method_rows = [(r, prov["command"]) for r in metrics["rows"]]
-        if physics_from is not None and not (folder / "physics.nc").exists():
-            base = physics_from[i]
-            base_metrics = json.loads((base / "metrics.json").read_text())
-            if base_metrics["provenance"]["options"]["task"] != task:
-                raise SystemExit(f"{base} holds task {base_metrics['provenance']['options']['task']!r}, {folder} task {task!r}")
-            sources["physics"] = base
-            method_rows = [(r, c) for r, c in method_rows if r["method"] != "physics-only"]
-            method_rows += [(r, base_metrics["provenance"]["command"]) for r in base_metrics["rows"] if r["method"] == "physics-only"]
-        datasets = {m: xr.load_dataset(src / f"{m}.nc", engine="h5netcdf")
-                    for m, src in sources.items() if (src / f"{m}.nc").exists()}
-        if len(datasets) == 2:
-            _check_paired(datasets["piddm"], datasets["physics"], sources["piddm"], sources["physics"])
-        per = {m: sum(ds[k].values for k in WANTED[task]) for m, ds in datasets.items()}
-        for r, command in method_rows:
-            row = {"run": folder.name, "observed": observed, **r, "reduction": "", "command": command}
-            for k in ("err_a", "err_u"):
-                row[f"{k} %"] = "-" if r[k] is None else f"{100 * r[k]:.2f} ± {100 * r[f'{k}_std']:.2f}"
-            for k in ("coverage_a", "coverage_u"):
-                row[k] = "-" if r[k] is None else r[k]
-            if r["method"] == "PIDDM" and len(per) == 2:
-                red, lo, hi = paired_reduction(per["piddm"], per["physics"])
+        files = method_files(folder)
+        if not files:
+            raise SystemExit(f"{folder}: no solution files (<method>.nc)")
+        if physics_from is not None and BASELINE not in files:
+            borrowed = method_files(physics_from[i])
+            if BASELINE not in borrowed:
+                raise SystemExit(f"{physics_from[i]}: no {BASELINE}.nc to borrow the baseline from")
+            files[BASELINE] = borrowed[BASELINE]
+        datasets = {m: xr.load_dataset(path, engine="h5netcdf") for m, path in files.items()}
+        tasks = {m: ds.attrs["task"] for m, ds in datasets.items()}
+        if len(set(tasks.values())) != 1:
+            raise SystemExit(f"{folder}: the solution files hold different tasks: {tasks}")
+        base = datasets.get(BASELINE)
+        for m, ds in datasets.items():
+            row = method_row(folder, ds)
+            if base is not None and m != BASELINE:
+                try:
+                    check_paired(ds, base)
+                except ValueError as err:
+                    raise SystemExit(f"{files[m]} and {files[BASELINE]}: {err}") from None
+                red, lo, hi = reduction(wanted_error(ds), wanted_error(base))
                 row["reduction"] = f"{100 * red:.0f} % [{100 * lo:.0f}, {100 * hi:.0f}]"
             rows.append(row)
     return rows
@@ -95,9 +121,9 @@ def main() -> None:
         p.error(f"--physics-from has {len(args.physics_from)} folders for {len(args.runs)} runs")
     runs = args.runs
     if args.physics_from is None:
-        runs = [r for r in runs if (r / "metrics.json").exists()]  # a glob may catch logs and other folders
-    elif missing := [str(r) for r in [*runs, *args.physics_from] if not (r / "metrics.json").exists()]:
-        p.error(f"no metrics.json in {', '.join(missing)}")
+        runs = [r for r in runs if r.is_dir() and method_files(r)]  # a glob may catch logs and other folders
+    elif missing := [str(r) for r in [*runs, *args.physics_from] if not (r.is_dir() and method_files(r))]:
+        p.error(f"no solution files (<method>.nc) in {', '.join(missing)}")
     rows = gather(runs, args.physics_from)
     cols = ["run", "observed", "method", "task", "samples", "err_a %", "err_u %", "residual", "coverage_a",
             "coverage_u", "nfe", "grad_evals", "s_per_sample", "reduction"]
