@@ -77,3 +77,39 @@ def training_bar(description: str, total: int):
                              f"{info['samples_s']:.0f} samples/s elapsed {info['elapsed'] / 60:.1f} min")
 
         yield update
+
+
+class Bars:
+    """Bars one after another on stderr: ``task(label, total) -> advance(n)`` and ``training(label, total)``
+    (a context manager yielding ``update``). Only one live display exists at a time: each new bar
+    closes the previous one, so library code can ask for bars in any order."""
+
+    def __init__(self):
+        self._live: Progress | None = None
+
+    def task(self, description: str, total: int):
+        self.close()
+        self._live = Progress(*_COLUMNS, console=stderr, transient=False)
+        self._live.start()
+        return _advancer(self._live, description, total)
+
+    @contextlib.contextmanager
+    def training(self, description: str, total: int):
+        self.close()
+        with training_bar(description, total) as update:
+            yield update
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+@contextlib.contextmanager
+def bars():
+    """Yield a :class:`Bars`; the last bar is closed on exit."""
+    b = Bars()
+    try:
+        yield b
+    finally:
+        b.close()

@@ -1,23 +1,34 @@
-"""Default settings of ``piddm solve`` per problem and task, chosen on the validation split.
+"""Every tuned default of the toolkit, each beside the results file that chose it.
 
-Where the table has no entry the generic defaults of :class:`piddm.solve.SolveSettings` and
-:class:`piddm.solve.physics_only.PhysicsSettings` apply. The choices and the measurements behind
-them: ``benchmarks/results/solve_tuning.md`` (``python benchmarks/solve_tuning.py``).
+Pure data: the experiments (:mod:`piddm.compare`) and the solve registry (:mod:`piddm.solve`)
+read them; nothing here imports a model or a method. Choices were made on validation splits
+only (DESIGN rule 7).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+__all__ = ["DISTILL", "DISTILL_BY_PROBLEM", "DISTILL_QUICK", "SOLVE_TUNED", "distill_defaults", "tuned"]
 
-from .solve.physics_only import PhysicsSettings
-from .solve.noise_search import SolveSettings
+# piddm distill. Chosen by measurement on the validation split: benchmarks/results/distill_tuning.md.
+DISTILL = {"pairs": 2048, "pair_steps": 10, "steps": 500, "lam": 0.1, "lam_warmup": 200, "batch": 64, "lr": 1e-4,
+           "boundary_weight": 1.0, "inputs": "soft", "samples": 256, "eval_batch": 128, "refine_steps": 5,
+           "refine_lr": 0.05}
+# Per-problem departures, by one rule (the largest lambda whose validation MMSE and SMSE stay within
+# 1.5x the teacher's Heun-18): benchmarks/results/distill_tuning_<pde>.md.
+DISTILL_BY_PROBLEM: dict[str, dict] = {"poisson": {"lam": 0.3}, "helmholtz": {"lam": 1.0}}
+# --quick: a smoke run (about 1.5 minutes on 2 CPU cores); its numbers say only that the pipeline works.
+DISTILL_QUICK = {"pairs": 128, "pair_steps": 10, "steps": 60, "lam": 0.1, "lam_warmup": 20, "batch": 32, "lr": 1e-4,
+                 "boundary_weight": 1.0, "inputs": "soft", "samples": 64, "eval_batch": 64, "refine_steps": 3,
+                 "refine_lr": 0.05}
 
-__all__ = ["PHYSICS_TUNED", "SOLVE_TUNED", "physics_defaults", "solve_defaults"]
-
-# (problem, task) -> settings chosen on validation (8 samples, mask seed 1, K = 4, 100 Adam steps);
-# polish 200 (L-BFGS on each member's fields) beat no polish on all six (solve_tuning_*.md); then K = 8
-# starts beat K = 4 on all six (16 samples, the other settings as here; solve_tuning_starts.md)
-SOLVE_TUNED: dict[tuple[str, str], dict] = {
+# piddm solve, per method and (problem, task). PIDDM: lam and lr chosen on validation (8 samples, mask
+# seed 1, K = 4, 100 Adam steps); polish 200 beat no polish on all six (benchmarks/results/
+# solve_tuning_{darcy,poisson}.md); K = 8 starts beat K = 4 on all six (16 samples;
+# benchmarks/results/solve_tuning_starts.md). Physics-only: benchmarks/results/solve_tuning_*.md; on
+# Poisson (a convex quadratic) the preconditioned run reaches the same minimiser and won the validation
+# scores by the last digit. forward-full (all of a observed, a well-posed PDE solve) is tuned on its own:
+# benchmarks/results/solve_tuning_forward_full.md.
+_PIDDM = {
     ("darcy", "forward"): {"lam": 0.1, "lr": 0.05, "polish": 200, "starts": 8},
     ("darcy", "inverse"): {"lam": 0.01, "lr": 0.05, "polish": 200, "starts": 8},
     ("darcy", "reconstruction"): {"lam": 0.01, "lr": 0.05, "polish": 200, "starts": 8},
@@ -25,25 +36,26 @@ SOLVE_TUNED: dict[tuple[str, str], dict] = {
     ("poisson", "inverse"): {"lam": 0.1, "lr": 0.05, "polish": 200, "starts": 8},
     ("poisson", "reconstruction"): {"lam": 0.01, "lr": 0.05, "polish": 200, "starts": 8},
 }
-PHYSICS_TUNED: dict[tuple[str, str], dict] = {
+_PHYSICS = {
     ("darcy", "forward"): {"lam": 1.0, "mu": 1.0, "regulariser": "tikhonov", "optimizer": "lbfgs"},
     ("darcy", "inverse"): {"lam": 0.1, "mu": 1.0, "regulariser": "tikhonov", "optimizer": "lbfgs"},
     ("darcy", "reconstruction"): {"lam": 0.1, "mu": 1.0, "regulariser": "tikhonov", "optimizer": "lbfgs"},
-    # Poisson: a convex quadratic, so the preconditioned run reaches the same minimiser (scores equal
-    # to 3 digits); it won the validation scores by the last digit
     **{("poisson", t): {"lam": 0.1, "mu": 1.0, "regulariser": "tikhonov", "optimizer": "lbfgs", "precondition": True}
        for t in ("forward", "inverse", "reconstruction")},
 }
-
-_SOLVE_KEYS = ("starts", "iters", "lam", "lr", "optimizer", "polish")
-_PHYSICS_KEYS = ("iters", "lam", "mu", "regulariser", "lr", "optimizer", "precondition")
+SOLVE_TUNED: dict[str, dict[tuple[str, str], dict]] = {"piddm": _PIDDM, "physics": _PHYSICS}
 
 
-def solve_defaults(problem: str, task: str) -> dict:
-    base = {k: v for k, v in asdict(SolveSettings()).items() if k in _SOLVE_KEYS}
-    return {**base, **SOLVE_TUNED.get((problem, task), {})}
+def tuned(method: str, problem: str, task: str) -> dict:
+    """The tuned settings of ``method`` for (problem, task); forward-full falls back to forward's."""
+    table = SOLVE_TUNED.get(method, {})
+    if (problem, task) in table:
+        return dict(table[(problem, task)])
+    if task == "forward-full":
+        return dict(table.get((problem, "forward"), {}))
+    return {}
 
 
-def physics_defaults(problem: str, task: str) -> dict:
-    base = {k: v for k, v in asdict(PhysicsSettings()).items() if k in _PHYSICS_KEYS}
-    return {**base, **PHYSICS_TUNED.get((problem, task), {})}
+def distill_defaults(problem: str, quick: bool = False) -> dict:
+    """The distill experiment's settings for a problem (``quick``: the smoke run's)."""
+    return dict(DISTILL_QUICK) if quick else {**DISTILL, **DISTILL_BY_PROBLEM.get(problem, {})}

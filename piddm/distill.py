@@ -78,12 +78,13 @@ def teacher_pairs(opts: DistillOptions, teacher: LoadedModel, device=None, on_pr
 
 def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwrite: bool = False,
             on_progress: Callable | None = None, on_pairs: Callable[[int], None] | None = None,
-            pairs: tuple[torch.Tensor, torch.Tensor] | None = None) -> TrainResult:
+            pairs: tuple[torch.Tensor, torch.Tensor] | None = None, pairs_s: float | None = None) -> TrainResult:
     """Build or reuse the pairs, then train the student into ``opts.out``.
 
     ``pairs`` (eps, x0), when given, are the teacher solves made by :func:`teacher_pairs` for the
     same options (several students share one set); otherwise the run's cached ``pairs.h5`` or
-    fresh solves are used.
+    fresh solves are used. ``pairs_s`` (the seconds the pairs took) is recorded in the student
+    file as a one-off cost; resuming keeps the recorded one.
     """
     opts.check()
     out = Path(opts.out)
@@ -173,6 +174,11 @@ def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwri
                                "refresh_every": opts.refresh_every, "refresh_fraction": opts.refresh_fraction,
                                "teacher": str(teacher.path), "teacher_hash": t_hash,
                                "teacher_training": teacher.info.training})
+
+    if pairs_s is None and (out / "student.pt").exists():
+        pairs_s = load_model(out / "student.pt", "student").info.training.get("pairs_s")
+    if pairs_s is not None:
+        info.training["pairs_s"] = round(float(pairs_s), 3)
 
     def export(ema_model, extra):
         info.training = {**info.training, **extra}

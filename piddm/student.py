@@ -94,8 +94,9 @@ def read_pairs(path: Path, expect: dict) -> tuple[torch.Tensor, torch.Tensor, di
 
 def sample_student(student: Student, normaliser, n: int, resolution: int, *, seed: int = 0, batch: int = 128, device=None,
                    refine: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                   on_progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` one-step samples (sample i from noise seed (seed, i)) as physical float64 (a_raw, u).
+                   on_progress: Callable[[int], None] | None = None, stream: str = "evaluation",
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` one-step samples (sample i from noise (stream, seed, i)) as physical float64 (a_raw, u).
 
     ``refine``, if given, maps a batch of noise to the final normalised output instead of one
     student call (PIDDM-ref); gradients are enabled only inside it. As for the teacher, a_raw is
@@ -106,7 +107,7 @@ def sample_student(student: Student, normaliser, n: int, resolution: int, *, see
     a_all, u_all = [], []
     for start in range(0, n, batch):
         m = min(batch, n - start)
-        eps = standard_noise(m, (2, res, res), seed=seed, start=start).to(device)
+        eps = standard_noise(m, (2, res, res), seed=seed, start=start, stream=stream).to(device)
         if refine is None:
             with torch.no_grad():
                 x = student(eps)

@@ -132,7 +132,7 @@ def train_teacher(opts: TeacherOptions, ctx: Context, *, resume: bool = False, o
     val_x = None
     if val is not None:
         val_x = val.batch(torch.arange(min(opts.val_samples, len(val)))).to(dev)
-    grid_noise = standard_noise(8, (2, data.resolution, data.resolution), seed=12345).to(dev)
+    grid_noise = standard_noise(8, (2, data.resolution, data.resolution), seed=12345, stream="grid").to(dev)
 
     def evaluate(ema_model, step):
         metrics = {}
@@ -159,8 +159,8 @@ def train_teacher(opts: TeacherOptions, ctx: Context, *, resume: bool = False, o
 @torch.no_grad()
 def sample_teacher(teacher: LoadedModel, n: int, *, steps: int = 18, sampler: str = "heun", seed: int = 0,
                    batch: int = 64, resolution: int | None = None, device=None,
-                   on_progress: Callable[[int], None] | None = None):
-    """``n`` samples (sample i from noise seed (seed, i)) as physical float64 arrays and nfe.
+                   on_progress: Callable[[int], None] | None = None, stream: str = "evaluation"):
+    """``n`` samples (sample i from noise (stream, seed, i)) as physical float64 arrays and nfe.
 
     Returns (a_raw, u, nfe): a_raw is the network's continuous a; apply the problem's
     ``finalize_inputs`` (Darcy: threshold) before reporting anything physical.
@@ -170,7 +170,7 @@ def sample_teacher(teacher: LoadedModel, n: int, *, steps: int = 18, sampler: st
     a_all, u_all, nfe = [], [], 0
     for start in range(0, n, batch):
         m = min(batch, n - start)
-        noise = standard_noise(m, (2, res, res), seed=seed, start=start).to(device)
+        noise = standard_noise(m, (2, res, res), seed=seed, start=start, stream=stream).to(device)
         out = generate(teacher.denoiser, noise, steps=steps, sampler=sampler)
         a, u = teacher.normaliser.to_physical(out.x.double().cpu())
         a_all.append(a.numpy())

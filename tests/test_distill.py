@@ -1,5 +1,6 @@
 """Distillation end to end on tiny models: files, pairs cache, and the residual term at work."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -59,18 +60,32 @@ def test_resume_with_refreshed_pairs_is_exact(tiny_teacher, tmp_path):
 
 
 def test_evaluation_rows_for_another_problem(tiny_teacher, dataset_dir, tmp_path):
-    from piddm.compare.distill import EvalSettings, acceptance, evaluate_distilled
-    from piddm.evaluate.scoring import ReferenceSets
-    from piddm.report.comparison import ROW_KEYS, markdown_table
+    from piddm.compare.distill import evaluate_distilled
+    from piddm.evaluate.scoring import ReferenceSets, floors
 
     distill(_opts(tiny_teacher, tmp_path / "s", lam=1.0, steps=3), CPU)
-    students = {"PIDDM-1": load_student(tmp_path / "s", problem="poisson")}
-    ref = ReferenceSets(dataset_dir("poisson"), 16)
-    scored, floor = evaluate_distilled(load_model(tiny_teacher, "teacher"), students, ref,
-                                       EvalSettings(samples=16, batch=8, refine_steps=2))
-    rows = [s.row for s in scored]
-    assert [r["method"] for r in rows] == ["teacher Heun-18", "PIDDM-1", "PIDDM-ref (2 steps)"]
-    assert all(set(ROW_KEYS) <= set(r) and r["bc"] is not None for r in rows)
-    assert scored[1].u.shape == (16, 16, 16) and floor["residual"] < 1e-4
-    assert len(acceptance(rows)) == 4  # no lambda = 0 row: that ratio is left out
-    assert "| PIDDM-1 |" in markdown_table(rows, floor, baseline="teacher Heun-18")
+    students = {"piddm-1": load_student(tmp_path / "s", problem="poisson")}
+    teacher = load_model(tiny_teacher, "teacher")
+    ref = ReferenceSets(dataset_dir("poisson"), 16, teacher)
+    cfg = {"eval_batch": 8, "refine_steps": 2, "refine_lr": 0.05}
+    scored = evaluate_distilled(teacher, students, ref, cfg)
+    assert list(scored) == ["teacher", "piddm-1", "piddm-ref"]
+    for s in scored.values():
+        assert s.u.shape == (16, 16, 16) and np.isfinite(s.per_sample["bc"]).all()
+        assert {"residual", "residual_rel", "amplitude_u"} <= set(s.per_sample) and s.ensemble["mmse"] > 0
+    assert scored["piddm-ref"].cost["nfe"] == 3 and scored["piddm-ref"].cost["grad_evals"] == 2
+    # PIDDM-ref is the noise search with no observations: it lowers the residual of the same noise
+    assert scored["piddm-ref"].per_sample["residual"].mean() < scored["piddm-1"].per_sample["residual"].mean()
+    assert floors(ref)["residual"] < 1e-4
+
+
+def test_reference_sets_take_the_scale_from_the_model_and_check_the_data(tiny_teacher, dataset_dir):
+    from pde_bench.conventions import InputError
+    from piddm.evaluate.scoring import ReferenceSets
+
+    teacher = load_model(tiny_teacher, "teacher")
+    ref = ReferenceSets(dataset_dir("poisson"), 16, teacher)
+    assert ref.scale == PhysicsLoss.for_model(teacher).scale and ref.u_rms == PhysicsLoss.for_model(teacher).u_rms
+    teacher.info.data["residual_scale"] = 2 * ref.scale  # a model whose scale the data do not share
+    with pytest.raises(InputError, match="residual scale"):
+        ReferenceSets(dataset_dir("poisson"), 16, teacher)

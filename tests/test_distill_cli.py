@@ -8,7 +8,6 @@ from cli_helpers import run_piddm as _piddm
 
 from piddm.distributed import Context
 from piddm.models import load_model
-from piddm.report.comparison import ROW_KEYS
 from piddm.teacher import TeacherOptions, train_teacher
 from piddm.training import TrainConfig
 
@@ -44,15 +43,21 @@ def test_distill_writes_the_run_folder_and_the_report(distilled):
         assert (run / name).exists(), name
     assert (cwd / "data" / "darcy-16-eval" / "darcy-16-eval-test.h5").exists()
     metrics = json.loads((run / "metrics.json").read_text())
-    assert set(metrics) == {"rows", "floor", "provenance"}
-    methods = [r["method"] for r in metrics["rows"]]
-    assert methods == ["teacher Heun-18", "student λ=0", "PIDDM-1", "PIDDM-ref (2 steps)"]
+    assert {"kind", "rows", "floor", "verdicts", "costs", "options", "provenance"} <= set(metrics)
+    assert [r["method"] for r in metrics["rows"]] == ["teacher", "student-lam0", "piddm-1", "piddm-ref"]
+    assert [r["label"] for r in metrics["rows"]] == ["teacher Heun-18", "student λ=0", "PIDDM-1", "PIDDM-ref (2 steps)"]
     for row in metrics["rows"]:
-        assert list(row) == list(ROW_KEYS)
-        assert row["residual"] > 0 and row["ms_per_sample"] > 0 and row["batch"] == 8
-    assert metrics["rows"][2]["nfe"] == 1 and metrics["rows"][3]["grad_evals"] == 2
+        m = row["metrics"]
+        assert m["residual"] > 0 and row["cost"]["ms_per_sample"] > 0 and row["cost"]["batch"] == 8
+        assert m["amplitude_u"] > 0 and 0 < m["residual_rel"] <= 1 and m["mmse"] > 0  # residual beside amplitude
+    assert metrics["rows"][2]["cost"]["nfe"] == 1 and metrics["rows"][3]["cost"]["grad_evals"] == 2
     assert metrics["floor"]["residual"] < 1e-4 and metrics["floor"]["mmse"] > 0
-    assert "| PIDDM-1 |" in res.stdout and "Acceptance" in res.stdout
+    ratios = {v["metric"]: v for v in metrics["verdicts"] if v["baseline"] == "teacher"}
+    for k in ("residual", "mmse", "smse"):  # every ratio with its paired bootstrap interval
+        assert ratios[k]["lo"] <= ratios[k]["estimate"] <= ratios[k]["hi"], ratios[k]
+    items = [c["item"] for c in metrics["costs"]]  # one-off costs in the comparison
+    assert items[:2] == ["teacher training", "teacher pairs"] and metrics["costs"][1]["seconds"] > 0
+    assert "| PIDDM-1 |" in res.stdout and "95 % interval" in res.stdout and "One-off costs" in res.stdout
     student = load_model(run, "student", problem="darcy")  # the folder resolves to piddm/student.pt
     assert student.info.training["lam"] == 0.1 and student.info.training["inputs"] == "soft"
     assert load_model(run / "lam0", "student").info.training["lam"] == 0.0
@@ -80,6 +85,7 @@ def test_quick_run_is_labelled_a_smoke_run(darcy_teacher, dataset_dir, tmp_path)
     assert res.returncode == 0, res.stderr
     assert "SMOKE RUN" in res.stdout and "SMOKE" in (tmp_path / "q" / "report.md").read_text()
     assert json.loads((tmp_path / "q" / "metrics.json").read_text())["provenance"]["smoke"] is True
+    assert json.loads((tmp_path / "q" / "options.json").read_text())["quick"] is True
 
 
 def test_bad_inputs_are_one_line_errors(darcy_teacher, distilled, dataset_dir, tmp_path):
@@ -87,7 +93,7 @@ def test_bad_inputs_are_one_line_errors(darcy_teacher, distilled, dataset_dir, t
     base = ["distill", "--pde", "darcy", "--teacher", darcy_teacher, "--device", "cpu"]
     _one_line_error(_piddm(*base, "-o", "run", cwd=cwd), "run", "exists")
     _one_line_error(_piddm(*base, "-o", tmp_path / "none", "--resume"), "nothing to resume")
-    _one_line_error(_piddm(*base, "-o", tmp_path / "x", "--pairs", "0"), "--pairs", "0")
+    _one_line_error(_piddm(*base, "-o", tmp_path / "x", "--pairs", "0"), "pairs", "0")
     _one_line_error(_piddm("distill", "--pde", "poisson", "--teacher", darcy_teacher, "-o", tmp_path / "y"),
                     "darcy", "poisson")
     _one_line_error(_piddm(*base, "-o", tmp_path / "z", "--data", tmp_path / "missing"), "missing")

@@ -49,8 +49,10 @@ def test_solve_writes_netcdf_panels_report_and_metrics(solved):
                 assert ds[v].dims == ("sample", "x", "y"), v
                 assert ds[v].shape == (3, 16, 16), v
             assert list(ds["sample"].values) == [2, 3, 4]
-            for v in ("err_a", "err_u", "residual", "coverage_u"):
+            for v in ("err_a", "err_u", "residual", "residual_rel", "amplitude_u", "brier_a", "crps_u"):
                 assert ds[v].dims == ("sample",)
+            assert ds["u_members"].dims == ("sample", "member", "x", "y")
+            assert ds.sizes["member"] == (2 if method == "piddm" else 1)
             assert set(np.unique(ds["a"].values)) <= {3.0, 12.0}  # Darcy a thresholded
             mask = ds["mask_a"].values.astype(bool)
             assert mask.sum() == 3 * round(0.1 * 256) and not ds["mask_u"].values.any()
@@ -59,11 +61,17 @@ def test_solve_writes_netcdf_panels_report_and_metrics(solved):
         assert len(list((out / "panels" / method).glob("sample_*.png"))) == 3
     metrics = json.loads((out / "metrics.json").read_text())
     rows = metrics["rows"]
-    assert [r["method"] for r in rows] == ["PIDDM", "physics-only"]
-    assert rows[0]["nfe"] == 2 * 3 and rows[0]["grad_evals"] == 2 * 2 and rows[1]["nfe"] == 0
-    assert rows[0]["wanted"] == "u" and 0 <= rows[0]["coverage_u"] <= 1 and rows[1]["coverage_u"] is None
-    assert metrics["provenance"]["options"]["task"] == "forward"
-    assert "| PIDDM | forward | u |" in res.stdout and (out / "report.md").exists()
+    assert [(r["method"], r["label"]) for r in rows] == [("piddm", "PIDDM"), ("physics", "physics-only")]
+    assert rows[0]["cost"]["nfe"] == 2 * 3 and rows[0]["cost"]["grad_evals"] == 2 * 2 and rows[1]["cost"]["nfe"] == 0
+    assert rows[0]["metrics"]["coverage_u"] is not None and rows[1]["metrics"]["coverage_u"] is None
+    # K = 2: two exact posterior samples cover the truth within ±2 std with probability 2/π·atan(2/√3)
+    assert rows[0]["notes"]["coverage_u"] == "nominal 0.546" and "coverage_u" not in rows[1]["notes"]
+    for r in rows:  # every residual beside the amplitude and the residual relative to the sample's own terms
+        assert r["metrics"]["amplitude_u"] > 0 and 0 < r["metrics"]["residual_rel"] <= 1
+    verdict = metrics["verdicts"][0]
+    assert verdict["method"] == "piddm" and verdict["baseline"] == "physics" and verdict["lo"] <= verdict["hi"]
+    assert metrics["options"]["task"] == "forward" and json.loads((out / "options.json").read_text())["task"] == "forward"
+    assert "| PIDDM |" in res.stdout and "95 % interval" in res.stdout and (out / "report.md").exists()
 
 
 def test_solve_reads_an_observation_file(tiny_student, tmp_path):
@@ -77,8 +85,10 @@ def test_solve_reads_an_observation_file(tiny_student, tmp_path):
     res = run_piddm("solve", "--pde", "darcy", "--student", student, "--input", obs_path, "-o", tmp_path / "inv",
                     "--max-panels", "1", *FAST)
     assert res.returncode == 0, res.stderr
-    rows = json.loads((tmp_path / "inv" / "metrics.json").read_text())["rows"]
-    assert rows[0]["task"] == "inverse" and rows[0]["err_a"] is not None and rows[0]["err_u"] is None
+    metrics = json.loads((tmp_path / "inv" / "metrics.json").read_text())
+    row = metrics["rows"][0]
+    assert metrics["options"]["task"] == "inverse" and row["metrics"]["err_a"] is not None
+    assert "err_u" not in row["metrics"]  # no true u in the file
     assert len(list((tmp_path / "inv" / "panels" / "piddm").glob("*.png"))) == 1
 
 

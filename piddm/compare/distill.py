@@ -1,109 +1,307 @@
-"""The distill command's evaluation: teacher, lambda = 0 student, PIDDM-1 and PIDDM-ref on one test set.
+"""The distill experiment: teacher pairs -> lambda = 0 student and PIDDM student -> evaluation -> one Comparison.
 
-Every method draws the same number of samples (sample i from noise seed (seed, i)) at the same
-batch, timed after an untimed warm-up; all are scored by :func:`piddm.evaluate.scoring.evaluate_fields`
-(Darcy's a thresholded, residual normalised by the data set's scale). The report adds the two
-floors and the acceptance ratios of the distill issue.
+Run folder (``runs/<pde>-distill`` by default)::
+
+    piddm/        the PIDDM student's run (student.pt, checkpoint.pt, loss.csv, val.csv, pairs.h5)
+    lam0/         the lambda = 0 ablation (pure distillation, same pairs and budget)
+    report.md     the table, the floors, the verdicts with paired bootstrap intervals, one-off costs
+    metrics.json  the Comparison (rows keyed by method id), options, provenance
+    options.json  the options that made it
+    panel.png     samples and residual maps per method
+
+Evaluation: the teacher (Heun-18), each student (one call) and PIDDM-ref (the noise search of
+:mod:`piddm.solve.noise_search` with no observations: a few Adam steps on eps lowering R) draw
+the same number of samples, sample i from noise (evaluation stream, seed, i), at the same batch,
+timed after an untimed warm-up; scored by :mod:`piddm.evaluate.scoring`. Works under torchrun:
+every rank trains, the main rank evaluates and reports.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import shutil
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from pde_bench.conventions import InputError
+import numpy as np
 
-from ..physics import PhysicsLoss
-from ..evaluate.scoring import ReferenceSets, Scored, floors, score_student, score_teacher
-from ..models import LoadedModel
-from ..solve.noise_search import refine_noise
-from ..student import Student
+from pde_bench.conventions import InputError, check_output, provenance
 
-__all__ = ["EvalSettings", "acceptance", "check_reference_data", "evaluate_distilled", "refiner"]
+__all__ = ["DISTILL_COLUMNS", "TEACHER_STEPS", "DistillExperiment", "evaluate_distilled", "run"]
 
 TEACHER_STEPS = 18
+EVAL_SEED = 1
+INPUT_WORDS = {"soft": "the network's continuous a",
+               "hard": "the thresholded a (straight-through gradient)",
+               "fixed": "the thresholded a, no gradient to a"}
+Progress = Callable[[str, int], Callable[[int], None]]
 
 
 @dataclass
-class EvalSettings:
-    samples: int = 256
-    batch: int = 128
-    seed: int = 1  # noise seeds disjoint from the pairs' (seed 0)
-    refine_steps: int = 5
-    refine_lr: float = 0.05
+class DistillExperiment:
+    """Everything a distill comparison depends on (saved as options.json). None: the tuned default
+    (:func:`piddm.defaults.distill_defaults`)."""
+
+    pde: str
+    teacher: str | None = None
+    data: str | None = None
+    out: str | None = None
+    lam: float | None = None
+    lam_warmup: int | None = None
+    inputs: str | None = None
+    boundary_weight: float | None = None
+    pairs: int | None = None
+    pair_steps: int | None = None
+    refresh_every: int = 0
+    refresh_fraction: float = 0.1
+    steps: int | None = None
+    minutes: float | None = None
+    batch: int | None = None
+    lr: float | None = None
+    ablation: bool = True
+    refine_steps: int | None = None
+    refine_lr: float | None = None
+    samples: int | None = None
+    eval_batch: int | None = None
+    quick: bool = False
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    overwrite: bool = False
+
+    def resolved(self) -> dict:
+        """The settings with every None replaced by its default; checked."""
+        from ..defaults import distill_defaults
+        from ..physics import INPUT_MODES
+
+        defaults = distill_defaults(self.pde, self.quick)
+        cfg = {k: getattr(self, k) if getattr(self, k) is not None else v for k, v in defaults.items()}
+        for k in ("pairs", "pair_steps", "batch", "samples", "eval_batch", "steps"):
+            if cfg[k] < 1:
+                raise InputError(f"distill: {k} must be >= 1, got {cfg[k]}")
+        if cfg["refine_steps"] < 0:
+            raise InputError(f"distill: refine_steps must be >= 0, got {cfg['refine_steps']}")
+        for k in ("lam", "lr", "refine_lr", "boundary_weight"):
+            if not (math.isfinite(cfg[k]) and cfg[k] >= 0):
+                raise InputError(f"distill: {k} must be finite and >= 0, got {cfg[k]}")
+        if cfg["inputs"] not in INPUT_MODES:
+            raise InputError(f"distill: inputs must be one of {', '.join(INPUT_MODES)}, got {cfg['inputs']!r}")
+        if self.resume and self.overwrite:
+            raise InputError("resume and overwrite exclude each other")
+        return cfg
 
 
-def check_reference_data(ref: ReferenceSets, model: LoadedModel) -> None:
-    """The evaluation data must be of the model's problem, parameters and resolution."""
-    prob = ref.problem
-    if prob.name != model.problem.name or dict(prob.params) != dict(model.problem.params):
-        raise InputError(f"evaluation data is {prob.name} {dict(prob.params)}, the model is "
-                         f"{model.problem.name} {dict(model.problem.params)}")
-    res = ref.u_test.shape[-1]
-    if res != model.resolution:
-        raise InputError(f"evaluation data is at {res}^2, the model was trained at {model.resolution}^2")
+def run(exp: DistillExperiment, progress: Progress | None = None,
+        training_bar: Callable | None = None) -> tuple[object, Path] | None:
+    """Train (or resume) the students, evaluate, report; returns (Comparison, run folder) on the main rank."""
+    from pde_bench import get_problem
+
+    from ..distill import DistillOptions, distill, stored_options, teacher_pairs
+    from ..distributed import setup
+    from ..models import load_model, load_student, reference_model
+    from ..training import TrainConfig
+    from .data import evaluation_data
+
+    name = get_problem(exp.pde).name
+    exp.pde = name
+    cfg = exp.resolved()
+    teacher_path = exp.teacher or reference_model(name, "teacher")
+    out = Path(exp.out) if exp.out else Path("runs") / f"{name}-distill"
+    if not exp.resume:
+        check_output(out, exp.overwrite)
+    elif not out.exists():
+        raise InputError(f"{out}: nothing to resume (no such folder)")
+    bar = training_bar or (lambda label, total: contextlib.nullcontext(None))
+
+    ctx = setup(exp.device)
+    try:
+        t_model = load_model(teacher_path, "teacher", problem=name, device=ctx.device)
+        ref = data_dir = None
+        if ctx.is_main:  # the evaluation data are checked before any training
+            from ..evaluate.scoring import ReferenceSets
+
+            data_dir = evaluation_data(Path(exp.data) if exp.data else None, t_model, cfg["samples"],
+                                       "piddm distill", progress)
+            ref = ReferenceSets(data_dir, cfg["samples"], t_model, split="test")
+        if ctx.is_main and exp.overwrite and out.exists():
+            shutil.rmtree(out)
+        ctx.barrier()
+
+        def options(lam_value: float, sub: str) -> DistillOptions:
+            return DistillOptions(
+                pde=name, teacher=str(t_model.path), out=str(out / sub), pairs=cfg["pairs"],
+                pair_steps=cfg["pair_steps"], refresh_every=exp.refresh_every, refresh_fraction=exp.refresh_fraction,
+                lam=lam_value, lam_warmup=cfg["lam_warmup"], inputs=cfg["inputs"],
+                boundary_weight=cfg["boundary_weight"], seed=exp.seed, device=exp.device,
+                train=TrainConfig(steps=cfg["steps"], minutes=exp.minutes, batch=cfg["batch"], lr=cfg["lr"], warmup=50,
+                                  ema_halflife=5_000, seed=exp.seed, checkpoint_every=200, log_every=10))
+
+        runs = {"piddm": options(cfg["lam"], "piddm")}
+        if exp.ablation:
+            runs = {"lam0": options(0.0, "lam0"), **runs}
+        shared, pairs_s = None, None
+        if not exp.resume or not all((out / s / "checkpoint.pt").exists() for s in runs):
+            first = next(iter(runs.values()))
+            first.check()
+            advance = progress(f"teacher pairs (Heun-{first.pair_steps})", first.pairs) if progress and ctx.is_main \
+                else None
+            t0 = time.perf_counter()
+            shared = teacher_pairs(first, t_model, ctx.device, advance)
+            pairs_s = time.perf_counter() - t0
+        results = {}
+        for sub, opts in runs.items():
+            again = exp.resume and (out / sub / "checkpoint.pt").exists()
+            if again:
+                opts = stored_options(out / sub)
+                opts.train.steps, opts.train.minutes, opts.device = cfg["steps"], exp.minutes, exp.device
+                runs[sub] = opts  # the report states the options the run really has
+            # resuming, a student stopped before its first checkpoint starts again from scratch
+            call = {"resume": again, "overwrite": exp.resume and not again, "pairs": shared, "pairs_s": pairs_s}
+            with (bar(f"student {sub} (λ={opts.lam:g})", opts.train.steps) if ctx.is_main
+                  else contextlib.nullcontext(None)) as update:
+                results[sub] = distill(opts, ctx, on_progress=update, **call)
+    finally:
+        ctx.close()
+    if not ctx.is_main:
+        return None
+    students = {}
+    if exp.ablation:
+        students["student-lam0"] = load_student(out / "lam0" / "student.pt", problem=name, device=ctx.device)
+    students["piddm-1"] = load_student(out / "piddm" / "student.pt", problem=name, device=ctx.device)
+    options_json = {**asdict(exp), "resolved": cfg, "teacher": str(t_model.path), "data": str(data_dir),
+                    "out": str(out)}
+    prov = provenance(options_json)
+    scored = evaluate_distilled(t_model, students, ref, cfg, progress=progress)
+    comparison = _comparison(t_model, students, scored, ref, data_dir, cfg, exp, results, runs, options_json, prov)
+    out.mkdir(parents=True, exist_ok=True)
+    comparison.write(out)
+    from ..report.figures import save_panel
+
+    fields = {"test data": (ref.a_test, ref.u_test)}
+    fields.update({comparison.row(k).label.split(" (")[0]: (s.a, s.u) for k, s in scored.items()})
+    save_panel(out / "panel.png", t_model.problem, fields, ref.scale,
+               title=f"{comparison.title}: samples and log10 |residual| / scale")
+    return comparison, out
 
 
-def refiner(student: Student, model: LoadedModel, steps: int, lr: float) -> Callable:
-    """PIDDM-ref as a map eps -> refined normalised output: Adam on eps lowering R(G(eps)).
+def evaluate_distilled(teacher, students: dict, ref, cfg: dict, progress: Progress | None = None) -> dict:
+    """Scored samples per method id: the teacher (Heun-18), each student (one call), PIDDM-ref.
 
-    R is the student's own training term (continuous or finalised inputs, as it was trained).
+    ``students`` maps a method id to a loaded (student, model); ``piddm-1`` is also refined
+    (``piddm-ref``, when ``cfg["refine_steps"]`` > 0).
     """
-    physics = PhysicsLoss.for_model(model)
+    from ..evaluate.scoring import score_student, score_teacher
 
-    def objective(x):
-        return physics(x.double()).float()
+    n = len(ref.u_test)
 
-    return lambda eps: refine_noise(student, eps, objective, steps=steps, lr=lr).x
-
-
-def evaluate_distilled(teacher: LoadedModel, students: dict[str, tuple[Student, LoadedModel]],
-                       ref: ReferenceSets, settings: EvalSettings,
-                       progress: Callable[[str, int], Callable[[int], None]] | None = None,
-                       ) -> tuple[list[Scored], dict]:
-    """Rows for the teacher (Heun-18) and each student (one call; the last also refined), plus floors.
-
-    ``students`` maps a row label to a loaded student; the entry labelled ``PIDDM-1`` is also
-    refined (``PIDDM-ref``). ``progress(label, total)`` returns a callback advanced per sample.
-    """
     def bar(label):
-        return progress(label, settings.samples) if progress else None
+        return progress(label, n) if progress else None
 
-    common = {"batch": settings.batch, "seed": settings.seed}
-    scored = [score_teacher(teacher, ref, steps=TEACHER_STEPS, on_progress=bar(f"teacher Heun-{TEACHER_STEPS}"),
-                            **common)]
-    for label, (student, model) in students.items():
-        s = score_student(label, student, model.normaliser, ref, on_progress=bar(label), **common)
-        scored.append(s)
-    if "PIDDM-1" in students and settings.refine_steps > 0:
-        student, model = students["PIDDM-1"]
-        k = settings.refine_steps
-        label = f"PIDDM-ref ({k} steps)"
-        scored.append(score_student(label, student, model.normaliser, ref, refine=refiner(student, model, k,
-                                    settings.refine_lr), nfe=k + 1, grad_evals=k, on_progress=bar(label),
-                                    **common))
-    return scored, floors(ref)
+    common = {"batch": cfg["eval_batch"], "seed": EVAL_SEED}
+    scored = {"teacher": score_teacher(teacher, ref, steps=TEACHER_STEPS,
+                                       on_progress=bar(f"teacher Heun-{TEACHER_STEPS}"), **common)}
+    for key, (student, model) in students.items():
+        scored[key] = score_student(student, model.normaliser, ref, on_progress=bar(key), **common)
+    if "piddm-1" in students and cfg["refine_steps"] > 0:
+        scored["piddm-ref"] = _refined(*students["piddm-1"], ref, cfg, bar("PIDDM-ref"))
+    return scored
 
 
-def acceptance(rows: list[dict]) -> list[str]:
-    """The distill issue's targets, each as one line saying met / missed and by how much."""
-    by = {r["method"]: r for r in rows}
-    t = by.get(f"teacher Heun-{TEACHER_STEPS}")
-    p = by.get("PIDDM-1")
-    z = next((r for r in rows if r["method"].startswith("student")), None)
-    if not (t and p):
-        return []
+def _refined(student, model, ref, cfg: dict, on_progress):
+    """PIDDM-ref: the noise search with no observations (K = 1, Adam on eps lowering R alone), on the
+    evaluation noise, timed after an untimed warm-up at the timed batch shape."""
+    from ..evaluate.scoring import Scored, generation_metrics
+    from ..evaluate.metrics import ensemble_errors
+    from ..physics import PhysicsLoss
+    from ..solve import SolveContext
+    from ..solve.noise_search import SolveSettings, solve_noise
+    from ..solve.observation import Observation
 
-    def line(name, value, limit, fmt="{:.3g}", better="le"):
-        ok = value <= limit if better == "le" else value >= limit
-        return f"- {name}: {fmt.format(value)} (target {'≤' if better == 'le' else '≥'} {fmt.format(limit)}): " \
-               f"{'met' if ok else 'MISSED'}"
+    n, res = len(ref.u_test), ref.u_test.shape[-1]
+    context = SolveContext(PhysicsLoss.for_model(model), student, model, next(student.parameters()).device)
+    settings = SolveSettings(starts=1, iters=cfg["refine_steps"], lam=1.0, lr=cfg["refine_lr"], optimizer="adam",
+                             polish=0, seed=EVAL_SEED, batch=cfg["eval_batch"], stream="evaluation")
+    empty = Observation(np.zeros((n, 2, res, res), bool), np.zeros((n, 2, res, res)))
+    warm = min(cfg["eval_batch"], n)
+    solve_noise(context, empty.subset(slice(0, warm)), settings)
+    result = solve_noise(context, empty, settings, on_progress=on_progress)
+    a, u = result.a, result.u
+    return Scored(a, u, generation_metrics(ref.problem, a, u, ref), ensemble_errors(u, ref.u_test),
+                  {"nfe": result.nfe, "grad_evals": result.grad_evals,
+                   "ms_per_sample": 1000 * result.seconds_per_sample, "batch": warm})
 
-    out = [line("PIDDM-1 residual / teacher's", p["residual"] / t["residual"], 0.1)]
-    if z:
-        out.append(line("PIDDM-1 residual / λ=0 student's", p["residual"] / z["residual"], 0.2))
-    out.append(line("PIDDM-1 MMSE / teacher's", p["mmse"] / t["mmse"], 1.5))
-    out.append(line("PIDDM-1 SMSE / teacher's", p["smse"] / t["smse"], 1.5))
-    out.append(line("speed-up of PIDDM-1 over teacher Heun-18", t["ms_per_sample"] / p["ms_per_sample"], 30.0,
-                    fmt="{:.1f}", better="ge"))
-    return out
+
+def _columns():
+    from ..report import Column
+
+    return [Column("nfe", "NFE", "int", False), Column("grad_evals", "grad evals", "int", False),
+            Column("ms_per_sample", "ms/sample", "ms", False), Column("residual", "residual"),
+            Column("residual_median", "median", spread=False), Column("residual_rel", "residual / own terms"),
+            Column("amplitude_a", "amplitude a", spread=False), Column("amplitude_u", "amplitude u", spread=False),
+            Column("bc", "bc", spread=False), Column("mmse", "MMSE", spread=False),
+            Column("smse", "SMSE", spread=False)]
+
+
+DISTILL_COLUMNS = _columns
+
+
+def _comparison(t_model, students, scored, ref, data_dir, cfg, exp, results, runs, options, prov):
+    from ..evaluate import bootstrap
+    from ..evaluate.metrics import ensemble_errors
+    from ..evaluate.scoring import floors, summarise
+    from ..report import Comparison, Cost, Row, Verdict
+
+    labels = {"teacher": f"teacher Heun-{TEACHER_STEPS}", "student-lam0": "student λ=0", "piddm-1": "PIDDM-1",
+              "piddm-ref": f"PIDDM-ref ({cfg['refine_steps']} steps)"}
+    rows = []
+    for key, s in scored.items():
+        means, stds = summarise(s.per_sample)
+        means["residual_median"] = float(np.nanmedian(s.per_sample["residual"]))
+        rows.append(Row(key, labels[key], metrics={**means, **s.ensemble}, spread=stds, cost=s.cost))
+    verdicts = []
+    t, p = scored["teacher"], scored.get("piddm-1")
+    if p is not None:
+        res = p.per_sample["residual"]
+        verdicts.append(Verdict("PIDDM-1 residual / teacher's", "piddm-1", "teacher", "residual", "ratio",
+                                *bootstrap.ratio(res, t.per_sample["residual"]), target=0.1))
+        if "student-lam0" in scored:
+            verdicts.append(Verdict("PIDDM-1 residual / λ=0 student's", "piddm-1", "student-lam0", "residual", "ratio",
+                                    *bootstrap.ratio(res, scored["student-lam0"].per_sample["residual"]), target=0.2))
+        verdicts.append(Verdict("PIDDM-1 residual / own terms, / teacher's", "piddm-1", "teacher", "residual_rel",
+                                "ratio", *bootstrap.ratio(p.per_sample["residual_rel"], t.per_sample["residual_rel"])))
+        verdicts.append(Verdict("PIDDM-1 amplitude of u / teacher's", "piddm-1", "teacher", "amplitude_u", "ratio",
+                                *bootstrap.ratio(p.per_sample["amplitude_u"], t.per_sample["amplitude_u"])))
+        for stat in ("mmse", "smse"):
+            est = bootstrap.ensemble_ratio(p.u, t.u, ref.u_test, lambda g, r, k=stat: ensemble_errors(g, r)[k])
+            verdicts.append(Verdict(f"PIDDM-1 {stat.upper()} / teacher's", "piddm-1", "teacher", stat, "ratio",
+                                    *est, target=1.5))
+        speed = t.cost["ms_per_sample"] / p.cost["ms_per_sample"]
+        verdicts.append(Verdict("speed-up of PIDDM-1 over the teacher (one timed run)", "piddm-1", "teacher",
+                                "ms_per_sample", "ratio", speed, math.nan, math.nan, target=30.0, better="ge"))
+    teacher_s = t_model.info.training.get("elapsed_s")
+    pairs_s = students["piddm-1"][1].info.training.get("pairs_s")
+    costs = [Cost("teacher training", teacher_s, "from its model file"),
+             Cost("teacher pairs", pairs_s, f"{cfg['pairs']} Heun-{cfg['pair_steps']} solves")]
+    costs += [Cost(f"student {sub}", r.elapsed, f"{r.step} steps, stopped by {r.stopped_by}")
+              for sub, r in results.items()]
+    name, res_ = t_model.problem.name, t_model.resolution
+    smoke = "SMOKE RUN (--quick): tiny budgets, numbers say only that the pipeline works. " if exp.quick else ""
+    opts = runs["piddm"]
+    notes = [(f"{smoke}{name} at {res_}², {cfg['samples']} samples per method against the {cfg['samples']}-sample "
+              f"test split of `{data_dir}`, batch {cfg['eval_batch']}, evaluation noise seed {EVAL_SEED}."), "",
+             (f"Students: {opts.pairs} pairs from teacher Heun-{opts.pair_steps}; λ = {opts.lam:g} (warm-up "
+              f"{opts.lam_warmup} steps) for PIDDM, 0 for the ablation; the residual in the loss sees "
+              f"{INPUT_WORDS[opts.inputs]}; boundary weight {opts.boundary_weight:g}.")]
+    after = [("Residual: per-sample RMS of the PDE residual / the model's residual scale (Darcy: a thresholded), "
+              "mean ± std over samples. residual / own terms: ||r|| / (||r(a,u) - r(a,0)|| + ||r(a,0)||), which "
+              "shrinking a field cannot lower. amplitude: RMS of the field's fluctuation about the training mean / "
+              "the training std (1 for real data). bc: RMS of u on the boundary / RMS of u. MMSE/SMSE: per-pixel "
+              "mean / std of u against the test split's (ECI-sampling's metrics); the floor row compares two "
+              "disjoint real sets of the same size. Verdicts: paired bootstrap 95 % intervals (samples are paired "
+              "by their noise); targets are the distill issue's.")]
+    title = f"{'[SMOKE] ' if exp.quick else ''}piddm distill — {name} {res_}²"
+    return Comparison("distill", title, _columns(), rows, floor=floors(ref), verdicts=verdicts, costs=costs,
+                      notes=notes, after=after, options=options, provenance={**prov, "smoke": exp.quick})

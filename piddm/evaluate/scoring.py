@@ -1,8 +1,12 @@
-"""Evaluate a generator against a data set: the rows of every quality table.
+"""Scoring: generated ensembles against a data set (distill rows) and solves against the truth (solve rows).
 
-A row follows the ``metrics.json`` schema shared by all reports: method, nfe, grad_evals,
-ms_per_sample, batch, residual, residual_median, bc, mmse, smse. ``floors`` gives the rows'
-yardsticks: the ground-truth residual of the test split and the finite-sample MMSE/SMSE floor.
+Both use one residual scale and one u normaliser, taken from the model file (the data set's
+stored scale is checked against it), and the metrics of :mod:`piddm.evaluate.metrics`.
+
+- :class:`ReferenceSets`, :func:`score_teacher`, :func:`score_student`: a generator draws as many
+  samples as the reference split holds (sample i from noise (evaluation stream, seed, i), so rows
+  are paired by sample), timed after an untimed warm-up, scored by :func:`generation_metrics`.
+- :func:`score_solve`: the per-sample metrics of a :class:`piddm.solve.SolveResult`.
 """
 
 from __future__ import annotations
@@ -12,58 +16,113 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
+from pde_bench.conventions import InputError
 from pde_bench.loading import load
+from pde_bench.problems.base import Problem
 
 from ..models import LoadedModel
-from .metrics import ensemble_errors, ensemble_floor, physics_errors
+from ..physics import PhysicsLoss
 from ..student import Student, sample_student
 from ..teacher import sample_teacher
+from .metrics import (
+    amplitude_ratio,
+    brier_vote,
+    coverage,
+    crps_ensemble,
+    ensemble_errors,
+    ensemble_floor,
+    error_rate,
+    nominal_coverage,
+    physics_errors,
+    relative_l2,
+    relative_residual,
+)
 
-__all__ = ["ReferenceSets", "Scored", "evaluate_fields", "floors", "score_student", "score_teacher", "teacher_row"]
+__all__ = ["SCALE_TOLERANCE", "ReferenceSets", "Scored", "discrete_inputs", "floors", "generation_metrics",
+           "score_solve", "score_student", "score_teacher", "summarise"]
+
+SCALE_TOLERANCE = 0.10  # a data set's stored residual scale may differ this much (relative) from the model's
+
+
+def discrete_inputs(problem: Problem) -> bool:
+    """Whether the problem finalises its input to discrete levels (Darcy's thresholded a)."""
+    return type(problem).finalize_inputs is not Problem.finalize_inputs
 
 
 class ReferenceSets:
-    """A reference split (test; val when tuning) and a disjoint real set (train, for the floor)."""
+    """A reference split (test; val when tuning) and a disjoint real set (train, for the floor).
 
-    def __init__(self, data, n: int, split: str = "test"):
+    ``scale`` (the residual scale) and ``u_rms`` come from the model file; the data set's stored
+    scale must agree with the model's within :data:`SCALE_TOLERANCE` (a small evaluation set
+    estimates it from fewer training samples).
+    """
+
+    def __init__(self, data, n: int, model: LoadedModel, split: str = "test"):
         test = load(data, split)
         self.split = split
         train = load(data, "train")
         if len(test) < n:
-            raise ValueError(f"{test.path}: {len(test)} {split} samples, {n} needed")
+            raise InputError(f"{test.path}: {len(test)} {split} samples, {n} needed")
         self.problem = test.problem
+        prob = model.problem
+        if prob.name != self.problem.name or dict(prob.params) != dict(self.problem.params):
+            raise InputError(f"{test.path}: data of {self.problem.name} {dict(self.problem.params)}, the model is "
+                             f"{prob.name} {dict(prob.params)}")
+        if test.u.shape[-1] != model.resolution:
+            raise InputError(f"{test.path}: data at {test.u.shape[-1]}^2, the model was trained at "
+                             f"{model.resolution}^2")
         self.a_test, self.u_test = test.a[:n].astype(np.float64), test.u[:n].astype(np.float64)
         self.u_real = train.u[:n].astype(np.float64)
-        self.scale = float(test.attrs["residual_scale"])
-        self.u_rms = float(np.sqrt(np.mean(np.square(train.u[: max(n, 256)], dtype=np.float64))))
+        physics = PhysicsLoss.for_model(model)
+        self.scale, self.u_rms = physics.scale, physics.u_rms
+        self.normaliser = model.normaliser
+        stored = float(test.attrs["residual_scale"])
+        if abs(stored - self.scale) > SCALE_TOLERANCE * self.scale:
+            raise InputError(f"{test.path}: stored residual scale {stored:.4g} differs from the model's "
+                             f"{self.scale:.4g} by more than {100 * SCALE_TOLERANCE:.0f} %: not the model's data")
 
 
-def evaluate_fields(method: str, a, u, ref: ReferenceSets, *, nfe: int, grad_evals: int = 0,
-                    seconds: float, batch: int) -> dict:
-    """One table row for generated physical fields (a raw or thresholded; it is thresholded here)."""
-    phys = physics_errors(ref.problem, a, u, ref.scale, ref.u_rms)
-    return {"method": method, "nfe": nfe, "grad_evals": grad_evals,
-            "ms_per_sample": 1000 * seconds / len(u), "batch": batch,
-            "residual": phys["residual"], "residual_median": phys["residual_median"], "bc": phys["bc"],
-            **ensemble_errors(u, ref.u_test)}
+def generation_metrics(problem: Problem, a, u, ref: ReferenceSets) -> dict[str, np.ndarray]:
+    """Per-sample physics of generated fields (a raw or finalised): residual, relative residual, bc, amplitudes."""
+    phys = physics_errors(problem, a, u, ref.scale, ref.u_rms)
+    n = ref.normaliser
+    a_fin = np.asarray(problem.finalize_inputs(torch.as_tensor(np.asarray(a, np.float64))))
+    return {"residual": phys["residual_per_sample"], "residual_rel": relative_residual(problem, a, u),
+            "bc": phys["bc_per_sample"], "amplitude_a": amplitude_ratio(a_fin, n.mean_a, n.std_a),
+            "amplitude_u": amplitude_ratio(u, n.mean_u, n.std_u)}
 
 
 def floors(ref: ReferenceSets) -> dict:
-    """Ground-truth residual of the reference set and the finite-sample MMSE/SMSE floor."""
-    gt = physics_errors(ref.problem, ref.a_test, ref.u_test, ref.scale, ref.u_rms)
+    """Ground-truth physics of the reference set and the finite-sample MMSE/SMSE floor."""
+    gt = summarise(generation_metrics(ref.problem, ref.a_test, ref.u_test, ref))[0]
+    gt["residual_median"] = float(np.median(physics_errors(ref.problem, ref.a_test, ref.u_test, ref.scale,
+                                                           ref.u_rms)["residual_per_sample"]))
     fl = ensemble_floor(ref.u_real, ref.u_test, len(ref.u_test))
-    return {"residual": gt["residual"], "residual_median": gt["residual_median"], "bc": gt["bc"],
-            "mmse": fl["mmse"], "smse": fl["smse"], "samples": len(ref.u_test)}
+    return {**gt, **fl, "samples": len(ref.u_test), "label": "floor (ground truth; real vs real)"}
+
+
+def summarise(per_sample: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    """(mean, std) over samples of each per-sample metric, NaNs ignored (None where all are NaN)."""
+    means, stds = {}, {}
+    for k, v in per_sample.items():
+        v = np.asarray(v, dtype=np.float64)
+        ok = np.isfinite(v)
+        means[k] = float(v[ok].mean()) if ok.any() else None
+        stds[k] = float(v[ok].std()) if ok.any() else None
+    return means, stds
 
 
 @dataclass
 class Scored:
-    """A table row and the fields behind it (physical units, a as generated, not thresholded)."""
+    """A generator's fields (physical units, a as generated, not finalised), per-sample metrics and costs."""
 
-    row: dict
     a: np.ndarray
     u: np.ndarray
+    per_sample: dict
+    ensemble: dict  # mmse, smse against the reference split
+    cost: dict  # nfe, grad_evals, ms_per_sample, batch
 
 
 def _timed(draw: Callable[..., tuple[np.ndarray, np.ndarray]], n: int, batch: int,
@@ -80,6 +139,12 @@ def _timed(draw: Callable[..., tuple[np.ndarray, np.ndarray]], n: int, batch: in
     return a, u, time.perf_counter() - t0
 
 
+def _scored(a, u, ref: ReferenceSets, *, nfe: int, grad_evals: int, seconds: float, batch: int) -> Scored:
+    return Scored(a, u, generation_metrics(ref.problem, a, u, ref), ensemble_errors(u, ref.u_test),
+                  {"nfe": nfe, "grad_evals": grad_evals, "ms_per_sample": 1000 * seconds / len(u),
+                   "batch": min(batch, len(u))})
+
+
 def score_teacher(teacher: LoadedModel, ref: ReferenceSets, *, steps: int = 18, batch: int = 128,
                   seed: int = 1, sampler: str = "heun", on_progress=None) -> Scored:
     """Sample as many fields as the reference set holds, at its resolution, and score them."""
@@ -94,17 +159,11 @@ def score_teacher(teacher: LoadedModel, ref: ReferenceSets, *, steps: int = 18, 
         return a, u
 
     a, u, seconds = _timed(draw, n, batch)
-    label = f"teacher {sampler.capitalize()}-{steps}"
-    return Scored(evaluate_fields(label, a, u, ref, nfe=nfe[0], seconds=seconds, batch=min(batch, n)), a, u)
+    return _scored(a, u, ref, nfe=nfe[0], grad_evals=0, seconds=seconds, batch=batch)
 
 
-def teacher_row(teacher: LoadedModel, ref: ReferenceSets, **kwargs) -> dict:
-    return score_teacher(teacher, ref, **kwargs).row
-
-
-def score_student(label: str, student: Student, normaliser, ref: ReferenceSets, *, batch: int = 128,
-                  seed: int = 1, refine: Callable | None = None, nfe: int = 1, grad_evals: int = 0,
-                  on_progress=None) -> Scored:
+def score_student(student: Student, normaliser, ref: ReferenceSets, *, batch: int = 128, seed: int = 1,
+                  refine: Callable | None = None, nfe: int = 1, grad_evals: int = 0, on_progress=None) -> Scored:
     """One-step samples (or refined ones, see :func:`piddm.student.sample_student`) scored like the teacher's."""
     n, res = len(ref.u_test), ref.u_test.shape[-1]
 
@@ -113,5 +172,44 @@ def score_student(label: str, student: Student, normaliser, ref: ReferenceSets, 
                               on_progress=None if warmup else on_progress)
 
     a, u, seconds = _timed(draw, n, batch)
-    row = evaluate_fields(label, a, u, ref, nfe=nfe, grad_evals=grad_evals, seconds=seconds, batch=min(batch, n))
-    return Scored(row, a, u)
+    return _scored(a, u, ref, nfe=nfe, grad_evals=grad_evals, seconds=seconds, batch=batch)
+
+
+def score_solve(physics: PhysicsLoss, result, obs, truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-sample metrics (n,) of a solve (its a already finalised).
+
+    Always: ``residual`` (normalised, DESIGN rule 3), ``residual_rel`` (relative to the sample's
+    own terms), ``bc``, ``amplitude_a`` / ``amplitude_u`` (RMS fluctuation about the training
+    mean / the training std, from the model file). With the true field of a channel: ``err_*``
+    (relative L2; Darcy a: error rate), the proper score (``crps_*``; Darcy a: ``brier_a`` of the
+    member vote), and for ensembles (K > 1) ``coverage_*`` of ±2 std over unobserved pixels.
+    """
+    problem, n = physics.problem, physics.normaliser
+    phys = physics_errors(problem, result.a, result.u, physics.scale, physics.u_rms)
+    out = {"residual": phys["residual_per_sample"], "residual_rel": relative_residual(problem, result.a, result.u),
+           "bc": phys["bc_per_sample"], "amplitude_a": amplitude_ratio(result.a, n.mean_a, n.std_a),
+           "amplitude_u": amplitude_ratio(result.u, n.mean_u, n.std_u)}
+    size = len(result.u)
+    for c, ch in enumerate(("a", "u")):
+        true = truth.get(ch)
+        if true is None:
+            continue
+        pred, std = (result.a, result.a_std) if ch == "a" else (result.u, result.u_std)
+        members = result.a_members if ch == "a" else result.u_members
+        free = ~obs.mask[:, c]
+        if ch == "a" and discrete_inputs(problem):
+            true_fin = np.asarray(problem.finalize_inputs(torch.as_tensor(true))).astype(np.float64)
+            out["err_a"] = error_rate(pred, true_fin)
+            levels = (problem.params["a_low"], problem.params["a_high"])
+            out["brier_a"] = brier_vote(members, true_fin, free, levels)
+        else:
+            out[f"err_{ch}"] = relative_l2(pred, true)
+            out[f"crps_{ch}"] = crps_ensemble(members, true, free)
+        out[f"coverage_{ch}"] = coverage(pred, std, true, free) if result.members > 1 else np.full(size, np.nan)
+    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
+def coverage_note(members: int) -> str | None:
+    """The nominal value printed beside a coverage: what K exact posterior samples would give."""
+    nominal = nominal_coverage(members)
+    return None if not np.isfinite(nominal) else f"nominal {nominal:.3f}"

@@ -1,104 +1,199 @@
-"""Quality reports: ``metrics.json``, ``report.md`` and a PNG panel of samples and residual maps.
+"""One comparison schema for every experiment: rows keyed by method id, floors, verdicts, costs, provenance.
 
-``metrics.json`` is ``{"rows": [...], "floor": {...}, "provenance": {...}}``; every row has the
-keys of :data:`ROW_KEYS` (the schema that the distill report and later comparison reports
-share). The markdown puts each row beside the yardsticks: the ground-truth residual floor, the
-finite-sample MMSE/SMSE floor, and ratios to a baseline row (residual and speed).
+A :class:`Comparison` is what an experiment (:mod:`piddm.compare`) returns and what every
+report is written from: ``report.md`` (the table, the verdicts with their intervals, the one-off
+costs, notes, how it was made), ``metrics.json`` (the same numbers, machine-readable) and
+``options.json`` (the options that made it). Rows are keyed by the registry id of their method
+(``method``) and shown by their display ``label``; nothing matches rows by label strings.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from pde_bench.problems.base import Problem
-
 from ..files import atomic_write_json, atomic_write_text
-from ..plots import save_field_grid
 
-__all__ = ["ROW_KEYS", "markdown_table", "residual_maps", "save_panel", "write_metrics", "write_report"]
-
-ROW_KEYS = ("method", "nfe", "grad_evals", "ms_per_sample", "batch", "residual", "residual_median", "bc",
-            "mmse", "smse")
+__all__ = ["Column", "Comparison", "Cost", "Row", "Verdict"]
 
 
-def _g(v, digits: int = 3) -> str:
-    if v is None:
+@dataclass(frozen=True)
+class Column:
+    """A table column: the metric key, its header, and how to show it (``pct``: x100 with 2 decimals;
+    ``g``: 3 significant digits; ``int``; ``s``: seconds with 2 decimals; ``ms``)."""
+
+    key: str
+    header: str
+    fmt: str = "g"
+    spread: bool = True  # show "mean ± std over samples" when the row has a spread for the key
+
+
+@dataclass
+class Row:
+    """One method's numbers: means (``metrics``), std over samples (``spread``), costs per sample."""
+
+    method: str  # registry id (e.g. piddm, physics, teacher, student-lam0, piddm-1, piddm-ref)
+    label: str  # display label
+    metrics: dict = field(default_factory=dict)
+    spread: dict = field(default_factory=dict)
+    cost: dict = field(default_factory=dict)  # nfe, grad_evals, s_per_sample / ms_per_sample, batch
+    notes: dict = field(default_factory=dict)  # e.g. the nominal coverage beside a coverage
+
+    def value(self, key: str):
+        if key in self.metrics:
+            return self.metrics[key]
+        return self.cost.get(key)
+
+
+@dataclass
+class Verdict:
+    """A ratio between two rows with its paired bootstrap 95 % interval (DESIGN rule 6).
+
+    ``kind`` ``ratio``: ours / base; ``reduction``: 1 - ours / base. ``target`` (optional) is a
+    bound the estimate should meet (``le``: estimate <= target; ``ge``: >=).
+    """
+
+    name: str
+    method: str
+    baseline: str
+    metric: str
+    kind: str
+    estimate: float
+    lo: float
+    hi: float
+    target: float | None = None
+    better: str = "le"
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None or not math.isfinite(self.estimate):
+            return None
+        return self.estimate <= self.target if self.better == "le" else self.estimate >= self.target
+
+    def text(self) -> str:
+        pct = self.kind == "reduction"
+        f = (lambda v: f"{100 * v:.0f} %") if pct else (lambda v: f"{v:.3g}")
+        if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
+            return f"{f(self.estimate)} (no interval)"
+        return f"{f(self.estimate)} [{f(self.lo)}, {f(self.hi)}]"
+
+
+@dataclass
+class Cost:
+    """A one-off cost of a comparison (teacher training, pairs, student training), in seconds (None: not recorded)."""
+
+    item: str
+    seconds: float | None
+    note: str = ""
+
+
+@dataclass
+class Comparison:
+    kind: str  # "distill" | "solve"
+    title: str
+    columns: list[Column]
+    rows: list[Row]
+    floor: dict | None = None
+    verdicts: list[Verdict] = field(default_factory=list)
+    costs: list[Cost] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # before the table
+    after: list[str] = field(default_factory=list)  # after the verdicts
+    options: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+    def row(self, method: str) -> Row:
+        for r in self.rows:
+            if r.method == method:
+                return r
+        raise KeyError(f"no row for method {method!r} (rows: {', '.join(r.method for r in self.rows)})")
+
+    # -- markdown -------------------------------------------------------------------------
+    def table(self) -> str:
+        head = ["method", *(c.header for c in self.columns)]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.rows:
+            lines.append("| " + " | ".join([r.label, *(_cell(r, c) for c in self.columns)]) + " |")
+        if self.floor:
+            floor = Row("floor", self.floor.get("label", "floor"), metrics=self.floor)
+            lines.append("| " + " | ".join([floor.label, *(_cell(floor, c) if c.key in self.floor else ""
+                                                            for c in self.columns)]) + " |")
+        return "\n".join(lines)
+
+    def verdict_table(self) -> str:
+        if not self.verdicts:
+            return ""
+        lines = ["| verdict | estimate [95 % interval] | target | status |", "|---|---|---|---|"]
+        for v in self.verdicts:
+            target = "" if v.target is None else f"{'≤' if v.better == 'le' else '≥'} {v.target:g}"
+            status = {None: "", True: "met", False: "MISSED"}[v.met]
+            lines.append(f"| {v.name} | {v.text()} | {target} | {status} |")
+        return "\n".join(lines)
+
+    def cost_line(self) -> str:
+        if not self.costs:
+            return ""
+        parts = [f"{c.item} {_minutes(c.seconds)}" + (f" ({c.note})" if c.note else "") for c in self.costs]
+        return "One-off costs: " + "; ".join(parts) + "."
+
+    def markdown(self) -> str:
+        parts = [f"# {self.title}", ""]
+        parts += [*self.notes, ""] if self.notes else []
+        parts += [self.table(), ""]
+        for block in (self.verdict_table(), self.cost_line()):
+            if block:
+                parts += [block, ""]
+        parts += [*self.after, ""] if self.after else []
+        prov = self.provenance
+        if prov:
+            parts += [f"Command: `{prov.get('command', '')}`  ",
+                      f"Commit: {prov.get('git_commit', '')}; created {prov.get('created', '')}", ""]
+        return "\n".join(parts)
+
+    # -- files ----------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "title": self.title,
+                "rows": [asdict(r) for r in self.rows], "floor": self.floor,
+                "verdicts": [{**asdict(v), "met": v.met} for v in self.verdicts],
+                "costs": [asdict(c) for c in self.costs], "notes": self.notes, "after": self.after,
+                "options": self.options, "provenance": self.provenance}
+
+    def write(self, folder: Path) -> dict[str, Path]:
+        """``report.md``, ``metrics.json`` and ``options.json`` in ``folder`` (each written atomically)."""
+        folder = Path(folder)
+        paths = {"report": folder / "report.md", "metrics": folder / "metrics.json",
+                 "options": folder / "options.json"}
+        atomic_write_text(paths["report"], self.markdown())
+        atomic_write_json(paths["metrics"], self.to_json())
+        atomic_write_json(paths["options"], self.options)
+        return paths
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "not recorded"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _fmt(v, fmt: str) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}"
-    return str(v)
+    if fmt == "pct":
+        return f"{100 * v:.2f}"
+    if fmt == "int":
+        return str(int(round(v)))
+    if fmt == "s":
+        return f"{v:.2f}"
+    if fmt == "ms":
+        return f"{v:.3g}"
+    return f"{v:.3g}"
 
 
-def markdown_table(rows: list[dict], floor: dict | None = None, baseline: str | None = None) -> str:
-    """Rows as a markdown table; with ``baseline`` (a method name), residual and speed ratios to it."""
-    base = next((r for r in rows if r["method"] == baseline), None)
-    head = ["method", "NFE", "grad evals", "ms/sample", "residual", "median", "bc", "MMSE", "SMSE"]
-    if base:
-        head += [f"residual / {baseline}", f"speed-up vs {baseline}"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["method"], _g(r["nfe"]), _g(r["grad_evals"]), _g(r["ms_per_sample"]), _g(r["residual"]),
-                 _g(r["residual_median"]), _g(r["bc"]), _g(r["mmse"]), _g(r["smse"])]
-        if base:
-            cells += [_g(r["residual"] / base["residual"]), f"{base['ms_per_sample'] / r['ms_per_sample']:.1f}x"]
-        lines.append("| " + " | ".join(cells) + " |")
-    if floor:
-        cells = ["floor (ground truth; real vs real)", "", "", "", _g(floor["residual"]),
-                 _g(floor["residual_median"]), _g(floor["bc"]), _g(floor["mmse"]), _g(floor["smse"])]
-        if base:
-            cells += ["", ""]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def write_metrics(path: Path, rows: list[dict], floor: dict, provenance: dict) -> None:
-    """``metrics.json`` (atomic). Rows are checked against the shared schema."""
-    for r in rows:
-        missing = [k for k in ROW_KEYS if k not in r]
-        if missing:
-            raise ValueError(f"row {r.get('method')!r} lacks {missing}")
-    clean = [{k: r[k] for k in ROW_KEYS} for r in rows]
-    atomic_write_json(Path(path), {"rows": clean, "floor": floor, "provenance": provenance})
-
-
-def write_report(path: Path, title: str, rows: list[dict], floor: dict, *, baseline: str | None = None,
-                 notes: list[str] = (), after: list[str] = (), provenance: dict | None = None) -> str:
-    """``report.md`` (atomic): title, notes, the table, notes after it, how it was made. Returns the markdown."""
-    parts = [f"# {title}", ""]
-    parts += [*notes, ""] if notes else []
-    parts += [markdown_table(rows, floor, baseline), ""]
-    parts += [*after, ""] if after else []
-    if provenance:
-        parts += [f"Command: `{provenance.get('command', '')}`  ",
-                  f"Commit: {provenance.get('git_commit', '')}; created {provenance.get('created', '')}", ""]
-    text = "\n".join(parts)
-    atomic_write_text(Path(path), text)
-    return text
-
-
-def residual_maps(problem: Problem, a: np.ndarray, u: np.ndarray, scale: float) -> np.ndarray:
-    """log10 of |PDE residual| / scale per pixel, a (already finalised) and u physical (n, N, N)."""
-    with torch.no_grad():
-        r = problem.residual(torch.as_tensor(np.asarray(a, np.float64)), torch.as_tensor(np.asarray(u, np.float64)),
-                             check=False)
-    return np.log10(np.abs(r.numpy()) / scale + 1e-12)
-
-
-def save_panel(path: Path, problem: Problem, fields: dict[str, tuple[np.ndarray, np.ndarray]], scale: float,
-               title: str, columns: int = 6) -> Path:
-    """Rows ``<method> a``, ``<method> u``, ``<method> log10|r|`` per method (a finalised here)."""
-    rows = {}
-    for name, (a, u) in fields.items():
-        a = problem.finalize_inputs(torch.as_tensor(np.asarray(a[:columns], np.float64))).numpy()
-        u = np.asarray(u[:columns], np.float64)
-        rows[f"{name}\na"] = a
-        rows[f"{name}\nu"] = u
-        rows[f"{name}\nlog10|r|"] = residual_maps(problem, a, u, scale)
-    maps = [k for k in rows if k.endswith("|r|")]
-    hi = max(float(np.max(rows[k])) for k in maps)
-    lo = max(min(float(np.min(rows[k])) for k in maps), hi - 6.0)  # six decades: the floor shows as flat
-    return save_field_grid(rows, path, title=title, columns=columns, cmaps=dict.fromkeys(maps, "magma"),
-                           limits=dict.fromkeys(maps, (lo, hi)))
+def _cell(row: Row, col: Column) -> str:
+    v = row.value(col.key)
+    text = _fmt(v, col.fmt)
+    s = row.spread.get(col.key)
+    if col.spread and text != "-" and s is not None and math.isfinite(s):
+        text += f" ± {_fmt(s, col.fmt) if col.fmt == 'pct' else f'{s:.2g}'}"
+    note = row.notes.get(col.key)
+    return f"{text} ({note})" if note and text != "-" else text

@@ -1,1 +1,27 @@
-"""placeholder"""
+"""Answering forward, inverse and reconstruction tasks from partial observations: the method registry.
+
+Every way of answering a task is one module (a settings dataclass and a ``solve`` function, see
+:mod:`piddm.solve.method`) and one line in :data:`METHODS`. All methods share the observation
+(:mod:`piddm.solve.observation`) and the one objective (:mod:`piddm.solve.objective`).
+"""
+
+from __future__ import annotations
+
+from pde_bench.conventions import InputError
+
+from . import noise_search, physics_only
+from .method import Method, SolveContext, tuning_task, wanted_fields
+from .result import SolveResult
+
+__all__ = ["METHODS", "Method", "SolveContext", "SolveResult", "get_method", "tuning_task", "wanted_fields"]
+
+METHODS: dict[str, Method] = {
+    noise_search.METHOD.name: noise_search.METHOD,
+    physics_only.METHOD.name: physics_only.METHOD,
+}
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise InputError(f"unknown solve method {name!r}; expected one of {', '.join(METHODS)}")
+    return METHODS[name]

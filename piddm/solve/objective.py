@@ -1,10 +1,12 @@
-"""The pieces every solve from observations shares: misfit, mixing, smoothness, the optimiser.
+"""The one objective every solve from observations shares: misfit, mixing, smoothness, the optimiser.
 
-Both solvers minimise, per sample, a misfit on the observed points plus lam times the physics
+Every method minimises, per sample, a misfit on the observed points plus lam times the physics
 term R of the mixed field (observations imposed where they are noise-free). The network-free
 ones (the physics-only baseline, and the data-space polish after PIDDM's noise search) optimise
-the fields themselves with :func:`optimise_fields`; PIDDM's noise search optimises the
-student's input with :func:`optimise`.
+the fields themselves; PIDDM's noise search optimises the student's input. Both go through
+:func:`optimise_each`, which optimises every sample on its own (its own L-BFGS line search and
+curvature memory, its own time budget), so a sample's answer never depends on its batch-mates
+(DESIGN rule 9).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
-__all__ = ["OPTIMIZERS", "fields_objective", "inverse_laplacian_smoother", "misfit", "mix", "optimise",
-           "optimise_fields", "preconditioned", "smoothness"]
+__all__ = ["OPTIMIZERS", "fields_objective", "impose", "inverse_laplacian_smoother", "misfit", "mix",
+           "observation_tensors", "optimise", "optimise_each", "preconditioned", "smoothness"]
 
 OPTIMIZERS = ("adam", "lbfgs")
 
@@ -131,18 +134,57 @@ def optimise(params: torch.Tensor, total: Callable[[], torch.Tensor], *, optimiz
     return calls[0]
 
 
-def optimise_fields(x: torch.Tensor, loss: Callable[[torch.Tensor], torch.Tensor], *, optimizer: str, iters: int,
-                    lr: float, deadline: float | None = None, history: list | None = None) -> int:
-    """Minimise the per-sample ``loss(x)`` summed over the batch, in place over the leaf ``x``.
+def optimise_each(groups: list[slice], make: Callable[[slice], tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]],
+                  *, optimizer: str, iters: int, lr: float, budget_s: float | None = None,
+                  ) -> tuple[list[torch.Tensor], list[np.ndarray], list[int]]:
+    """Optimise each group of rows (one sample and its members) on its own; see the module docstring.
 
-    Samples do not interact, so the summed loss optimises each one. ``history`` receives the
-    per-sample loss (numpy) of every evaluation. Returns the number of evaluations.
+    ``make(rows)`` returns (leaf parameters, per-row loss of those parameters) for one group.
+    Each group gets its own optimiser state and, with ``budget_s``, its own deadline. Returns per
+    group the optimised parameters (detached), the per-row loss of every evaluation (evals, rows)
+    and the number of evaluations.
     """
+    params, histories, calls = [], [], []
+    for rows in groups:
+        leaf, loss = make(rows)
+        history: list[np.ndarray] = []
 
-    def total():
-        value = loss(x)
-        if history is not None:
+        def total(leaf=leaf, loss=loss, history=history):
+            value = loss(leaf)
             history.append(value.detach().cpu().numpy())
-        return value.sum()
+            return value.sum()
 
-    return optimise(x, total, optimizer=optimizer, iters=iters, lr=lr, deadline=deadline)
+        deadline = None if budget_s is None else time.perf_counter() + budget_s
+        calls.append(optimise(leaf, total, optimizer=optimizer, iters=iters, lr=lr, deadline=deadline))
+        params.append(leaf.detach())
+        histories.append(np.stack(history) if history else np.zeros((0, rows.stop - rows.start)))
+    return params, histories, calls
+
+
+def observation_tensors(obs, normaliser, device, dtype=torch.float32):
+    """(mask, normalised values, per-channel misfit scale) as tensors (n, 2, N, N) / (2, 1, 1).
+
+    The misfit scale is the observation noise std in network units, or for noise-free channels
+    the data scale sigma_data (the units the network works in).
+    """
+    mask = torch.as_tensor(obs.mask, device=device)
+    vals = torch.as_tensor(obs.values, dtype=torch.float64)
+    x_obs = normaliser.normalise(vals[:, 0], vals[:, 1]).to(device=device, dtype=dtype)
+    sd = normaliser.sigma_data
+    stds = (normaliser.std_a, normaliser.std_u)
+    scale = [sd * (n / s) if n > 0 else sd for n, s in zip(obs.noise, stds)]
+    return mask, x_obs, torch.tensor(scale, device=device, dtype=dtype)[:, None, None]
+
+
+def impose(field: np.ndarray, obs, channel: int, rows: slice) -> np.ndarray:
+    """Noise-free observed values of a channel written back exactly (float64) into physical fields.
+
+    ``field`` is (b, N, N) or members (b, K, N, N) for samples ``rows`` of ``obs``; the network
+    works in float32, so the mixed field holds the observations only to float32 round-off.
+    """
+    if obs.noise[channel] > 0:
+        return field
+    mask, vals = obs.mask[rows, channel], obs.values[rows, channel]
+    if field.ndim == 4:
+        mask, vals = mask[:, None], vals[:, None]
+    return np.where(mask, vals, field)

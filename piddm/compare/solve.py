@@ -1,0 +1,268 @@
+"""The solve experiment: observations -> every asked method -> per-sample metrics -> one Comparison.
+
+Output folder, written under a temporary name and renamed when complete::
+
+    <method>.nc          prediction, std, members, best member, masks, observations, truth, per-sample metrics
+    panels/<method>/     one PNG per sample: truth, prediction, |error|, std, observed points
+    report.md            the table, the verdicts with paired bootstrap intervals, the settings
+    metrics.json         the Comparison (rows keyed by method id), options, provenance
+    options.json         the options that made it
+
+Methods come from :data:`piddm.solve.METHODS`, in the order asked; time-matched methods (the
+physics-only baseline) get the first method's measured seconds per sample (the fairness rule
+of :class:`piddm.solve.Method`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pde_bench.conventions import InputError, atomic_output, check_output, provenance
+
+__all__ = ["SOLVE_COLUMNS", "SolveOptions", "parse_range", "run"]
+
+Progress = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass
+class SolveOptions:
+    """Everything a solve comparison depends on (saved as options.json beside the report)."""
+
+    pde: str
+    observe: list[str] = field(default_factory=list)  # CHANNEL:AMOUNT specs, e.g. a:3%
+    test: str = "0:100"  # samples START:STOP of the split (with observe)
+    split: str = "test"
+    input_file: str | None = None  # an observation file instead of observe/test
+    student: str | None = None  # student.pt or distill run folder [shipped]
+    data: str | None = None  # data-set folder [data/<pde>-<res>, else made]
+    out: str | None = None  # [runs/<pde>-solve-<task>]
+    obs_noise: float = 0.0
+    mask_seed: int = 0
+    methods: list[str] = field(default_factory=lambda: ["piddm"])
+    settings: dict = field(default_factory=dict)  # per method id: overrides of its settings fields
+    max_panels: int = 100
+    device: str = "auto"
+    overwrite: bool = False
+
+    def check(self) -> None:
+        from ..solve import METHODS
+
+        for m in self.methods:
+            if m not in METHODS:
+                raise InputError(f"method must be one of {', '.join(METHODS)}, got {m!r}")
+        if not self.methods:
+            raise InputError("no method to run")
+        unknown = sorted(set(self.settings) - set(METHODS))
+        if unknown:
+            raise InputError(f"settings given for unknown method(s) {', '.join(unknown)}")
+        if self.split not in ("test", "val"):
+            raise InputError(f"split must be test or val, got {self.split!r}")
+        if not (math.isfinite(self.obs_noise) and self.obs_noise >= 0):
+            raise InputError(f"obs_noise must be finite and >= 0, got {self.obs_noise}")
+        if self.max_panels < 0:
+            raise InputError(f"max_panels must be >= 0, got {self.max_panels}")
+        if self.input_file is not None and self.observe:
+            raise InputError("give either an observation file or observe specs, not both")
+        if self.input_file is None and not self.observe:
+            raise InputError("nothing is observed: give observe specs (e.g. a:3%) or an observation file")
+        if self.input_file is None:
+            parse_range(self.test)
+
+
+def parse_range(text: str) -> range:
+    """``0:100`` -> samples 0..99; ``7`` -> sample 7."""
+    try:
+        if ":" in text:
+            lo, hi = (int(t) if t.strip() else None for t in text.split(":", 1))
+            lo = lo or 0
+            if hi is None or hi <= lo or lo < 0:
+                raise ValueError
+            return range(lo, hi)
+        i = int(text)
+        if i < 0:
+            raise ValueError
+        return range(i, i + 1)
+    except ValueError:
+        raise InputError(f"sample range {text!r}: expected START:STOP with 0 <= START < STOP, or one index") from None
+
+
+def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, Path]:
+    """Solve, score and report; returns (the Comparison, the output folder)."""
+    from ..distributed import resolve_device
+    from ..models import load_student, reference_model
+    from ..physics import PhysicsLoss
+    from ..solve import METHODS, SolveContext, tuning_task
+    from ..solve.observation import Observation, parse_observe, read_observation
+    from pde_bench import get_problem
+
+    opts.check()
+    name = get_problem(opts.pde).name
+    specs = [parse_observe(s) for s in opts.observe]
+    methods = [METHODS[m] for m in dict.fromkeys(opts.methods)]
+    device = resolve_device(opts.device)
+    student, model = load_student(opts.student or reference_model(name, "student"), problem=name, device=device)
+    res = model.resolution
+    if opts.input_file is not None:
+        obs, truth = read_observation(opts.input_file, noise=opts.obs_noise)
+        if obs.resolution != res:
+            raise InputError(f"{opts.input_file}: observations are {obs.resolution}x{obs.resolution}, the student "
+                             f"works at {res}x{res}")
+        task = tuning_task(obs)
+    else:
+        for s in specs:
+            s.pixels(res)  # a count larger than the grid fails here, before any data is made
+        task = Observation.task_of({s.channel for s in specs})
+        if task == "forward" and all(s.fraction == 1 for s in specs):
+            task = "forward-full"
+    settings = {m.name: m.make_settings(name, task, opts.settings.get(m.name)) for m in methods}
+    out = Path(opts.out) if opts.out else Path("runs") / f"{name}-solve-{task}"
+    check_output(out, opts.overwrite)
+    if opts.input_file is not None:
+        ids, source = np.arange(len(obs)), str(opts.input_file)
+    else:
+        from .data import evaluation_data
+
+        ids = np.asarray(parse_range(opts.test))
+        data_dir = evaluation_data(Path(opts.data) if opts.data else None, model, int(ids[-1]) + 1,
+                                   "piddm solve", progress)
+        truth = _split_fields(data_dir, opts.split, model, ids)
+        obs = Observation.from_specs(specs, truth["a"], truth["u"], seed=opts.mask_seed, start=int(ids[0]),
+                                     noise=opts.obs_noise)
+        source = f"{data_dir} ({opts.split} {ids[0]}:{ids[-1] + 1})"
+    context = SolveContext(physics=PhysicsLoss.for_model(model), student=student, model=model, device=device)
+    options = {**asdict(opts), "pde": name, "task": task, "source": source, "student": str(model.path),
+               "resolved_settings": {k: v.to_dict() for k, v in settings.items()}}
+    prov = provenance({**options, "device": str(device)})
+    with atomic_output(out, overwrite=opts.overwrite) as tmp:
+        tmp.mkdir(parents=True)
+        scored = []
+        for m in methods:
+            s = m.fair(settings[m.name], scored[0][1].seconds_per_sample if scored else None)
+            bar = progress(f"{m.label} ({task})", len(obs)) if progress else None
+            result = m.solve(context, obs, s, ids, bar)
+            scored.append((m, result, _score_and_save(tmp, m, s, result, context, obs, truth, ids, task, prov,
+                                                      opts.max_panels, progress)))
+        comparison = _comparison(name, res, task, obs, source, scored, settings, options, prov, model)
+        comparison.write(tmp)
+    return comparison, out
+
+
+def _split_fields(data_dir: Path, split: str, model, ids) -> dict[str, np.ndarray]:
+    """True (a, u) of the asked samples, after checking the data fit the model."""
+    from pde_bench.loading import load
+
+    ds = load(data_dir, split)
+    prob = ds.problem
+    if prob.name != model.problem.name or dict(prob.params) != dict(model.problem.params):
+        raise InputError(f"{ds.path}: data of {prob.name} {dict(prob.params)}, the student is "
+                         f"{model.problem.name} {dict(model.problem.params)}")
+    if ds.u.shape[-1] != model.resolution:
+        raise InputError(f"{ds.path}: data at {ds.u.shape[-1]}^2, the student works at {model.resolution}^2")
+    if ids[-1] >= len(ds.u):
+        raise InputError(f"samples {ids[0]}:{ids[-1] + 1}: the {split} split of {data_dir} has {len(ds.u)} samples")
+    return {"a": np.asarray(ds.a[ids], dtype=np.float64), "u": np.asarray(ds.u[ids], dtype=np.float64)}
+
+
+def _score_and_save(folder: Path, method, settings, result, context, obs, truth, ids, task, prov, max_panels,
+                    progress) -> dict[str, np.ndarray]:
+    from ..evaluate.scoring import score_solve
+    from ..report.figures import save_sample_panel
+    from ..report.solution import write_solution
+
+    problem = context.physics.problem
+    per_sample = score_solve(context.physics, result, obs, truth)
+    write_solution(folder / f"{method.name}.nc", problem, result, obs, truth, per_sample, ids,
+                   {"method": method.name, "label": method.label, "task": task, "problem": problem.name,
+                    "nfe": result.nfe, "grad_evals": result.grad_evals,
+                    "seconds_per_sample": result.seconds_per_sample, "members": result.members,
+                    "command": prov["command"], "git_commit": str(prov["git_commit"])})
+    n_panels = min(max_panels, len(obs))
+    draw = progress(f"panels {method.name}", n_panels) if progress and n_panels else None
+    for i in range(n_panels):
+        save_sample_panel(folder / "panels" / method.name / f"sample_{int(ids[i]):05d}.png", i, problem, result,
+                          obs, truth, title=f"{method.label} {task}: {problem.name} sample {int(ids[i])}")
+        if draw:
+            draw(1)
+    return per_sample
+
+
+def _columns(problem, truth: set, members: int):
+    from ..evaluate.scoring import discrete_inputs
+    from ..report import Column
+
+    cols = []
+    if "a" in truth:
+        cols.append(Column("err_a", "err a %", "pct"))
+    if "u" in truth:
+        cols.append(Column("err_u", "err u %", "pct"))
+    cols += [Column("residual", "residual"), Column("residual_rel", "residual / own terms"),
+             Column("amplitude_a", "amplitude a", spread=False), Column("amplitude_u", "amplitude u", spread=False),
+             Column("bc", "bc", spread=False)]
+    if "a" in truth:
+        cols.append(Column("brier_a", "Brier a", spread=False) if discrete_inputs(problem)
+                    else Column("crps_a", "CRPS a", spread=False))
+    if "u" in truth:
+        cols.append(Column("crps_u", "CRPS u", spread=False))
+    if members > 1:
+        cols += [Column(f"coverage_{ch}", f"coverage {ch}", spread=False) for ch in ("a", "u") if ch in truth]
+    cols += [Column("nfe", "NFE", "int", False), Column("grad_evals", "grad evals", "int", False),
+             Column("s_per_sample", "s/sample", "s", False)]
+    return cols
+
+
+SOLVE_COLUMNS = _columns  # the solve report's columns for (problem, truth, largest ensemble size)
+
+
+def _comparison(name, res, task, obs, source, scored, settings, options, prov, model):
+    from ..evaluate import bootstrap
+    from ..evaluate.scoring import coverage_note, summarise
+    from ..report import Comparison, Cost, Row, Verdict
+    from ..solve import wanted_fields
+
+    rows = []
+    for m, result, per_sample in scored:
+        means, stds = summarise(per_sample)
+        notes = {f"coverage_{ch}": coverage_note(result.members) for ch in ("a", "u")} if result.members > 1 else {}
+        rows.append(Row(m.name, m.label, metrics=means, spread=stds, notes=notes,
+                        cost={"nfe": result.nfe, "grad_evals": result.grad_evals,
+                              "s_per_sample": result.seconds_per_sample,
+                              "batch": getattr(settings[m.name], "batch", 1), "members": result.members}))
+    truth_keys = {k[4:] for k in scored[0][2] if k.startswith("err_")}
+    verdicts = []
+    wanted = [f"err_{ch}" for ch in wanted_fields(task) if ch in truth_keys]
+    if wanted and len(scored) > 1:
+        ref_m, _, ref_ps = scored[0]
+        ours = sum(ref_ps[k] for k in wanted)
+        for m, _, ps in scored[1:]:
+            est = bootstrap.reduction(ours, sum(ps[k] for k in wanted))
+            verdicts.append(Verdict(f"{' + '.join(wanted)}: {ref_m.label} lower than {m.label} by", ref_m.name, m.name,
+                                    "+".join(wanted), "reduction", *est))
+            est = bootstrap.ratio(ref_ps["residual_rel"], ps["residual_rel"])
+            verdicts.append(Verdict(f"residual / own terms: {ref_m.label} / {m.label}", ref_m.name, m.name,
+                                    "residual_rel", "ratio", *est))
+    training = model.info.training
+    teacher_s = (training.get("teacher_training") or {}).get("elapsed_s")
+    costs = [Cost("teacher training", teacher_s, "from the model file"),
+             Cost("teacher pairs", training.get("pairs_s"), f"{training.get('pairs', '?')} pairs"),
+             Cost("student training", training.get("elapsed_s"), f"{training.get('step', '?')} steps")]
+    observed = ", ".join(f"{ch}: {100 * obs.fraction(ch):.2f} % of pixels" for ch in ("a", "u") if obs.fraction(ch) > 0)
+    noise = "noise-free (imposed exactly)" if obs.noise[0] == 0 else f"noise std {obs.noise[0]:g}"
+    notes = [f"{len(obs)} samples from {source}; observed {observed}; {noise}."]
+    after = [("err: relative L2 of the prediction (ensemble mean) against the truth (Darcy a: error rate of the "
+              "thresholded a); mean ± std over samples. residual: normalised PDE residual of the prediction (a "
+              "finalised; DESIGN rule 3); residual / own terms: ||r|| / (||r(a,u) - r(a,0)|| + ||r(a,0)||), which "
+              "shrinking a field cannot lower; amplitude: RMS of the field's fluctuation about the training mean / "
+              "the training std (1 for real data). CRPS (continuous fields, in physical units) and Brier (the "
+              "members' vote on Darcy's two-valued a) are proper scores over unobserved pixels; a one-member "
+              "method scores its absolute error / error rate. coverage: share of unobserved pixels within "
+              "prediction ± 2 std, beside its nominal value for K exact posterior samples. NFE / grad evals per "
+              "sample (all members). Verdicts: paired bootstrap 95 % intervals over the samples."), ""]
+    after += [f"{m.label}: {m.describe(settings[m.name])}." for m, _, _ in scored]
+    columns = _columns(model.problem, truth_keys, max(r.members for _, r, _ in scored))
+    return Comparison("solve", f"piddm solve — {name} {res}², {task}", columns, rows,
+                      verdicts=verdicts, costs=costs, notes=notes, after=after, options=options, provenance=prov)

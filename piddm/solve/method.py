@@ -1,0 +1,87 @@
+"""A solve method as the registry sees it, what every method is given, and the fairness rule.
+
+A method is one module that defines a settings dataclass (with ``check()`` and ``to_dict()``)
+and a function ``solve(context, obs, settings, sample_ids, on_progress) -> SolveResult``, and
+one :class:`Method` entry in :data:`piddm.solve.METHODS`. Tuned defaults per (problem, task)
+live in :mod:`piddm.defaults`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from pde_bench.conventions import InputError
+
+from ..physics import PhysicsLoss
+
+__all__ = ["Method", "SolveContext", "tuning_task", "wanted_fields"]
+
+
+@dataclass
+class SolveContext:
+    """What a method may use: the physics term (with the model file's scale and normaliser), the
+    one-step student and its model file, and the device."""
+
+    physics: PhysicsLoss
+    student: Callable[[torch.Tensor], torch.Tensor] | None = None
+    model: Any = None
+    device: torch.device = torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registry entry: name (also the output file stem), display label, solve function, settings class.
+
+    ``time_matched``: the fairness rule of a comparison (DESIGN rule 5). A method without a
+    learned prior gets the wall time per sample that the first method of the comparison measured,
+    unless its settings already carry a ``budget_s``.
+    """
+
+    name: str
+    label: str
+    solve: Callable
+    settings: type
+    needs_student: bool = False
+    time_matched: bool = False
+    describe: Callable[[Any], str] = lambda s: ""
+
+    def make_settings(self, problem: str, task: str, overrides: dict | None = None):
+        """Settings = the class defaults, then the tuned ones for (problem, task), then ``overrides``; checked."""
+        from ..defaults import tuned
+
+        names = {f.name for f in fields(self.settings)}
+        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise InputError(f"{self.name} settings: unknown field(s) {', '.join(unknown)}; expected some of "
+                             f"{', '.join(sorted(names))}")
+        settings = self.settings(**{**tuned(self.name, problem, task), **overrides})
+        settings.check()
+        return settings
+
+    def fair(self, settings, reference_seconds: float | None):
+        """The fairness rule: a time-matched method without its own budget gets the reference's seconds per sample."""
+        if self.time_matched and getattr(settings, "budget_s", None) is None and reference_seconds is not None:
+            settings.budget_s = float(reference_seconds)
+        return settings
+
+
+def tuning_task(obs) -> str:
+    """The task whose tuned settings apply: ``forward-full`` when all of a and none of u is observed
+    (a well-posed PDE solve, tuned on its own), else the observation's task."""
+    task = obs.task()
+    if task == "forward" and bool(np.all(obs.mask[:, 0])):
+        return "forward-full"
+    return task
+
+
+def wanted_fields(task: str) -> tuple[str, ...]:
+    """The fields a task asks for: forward -> u, inverse -> a, otherwise both."""
+    if task.startswith("forward"):
+        return ("u",)
+    return {"inverse": ("a",)}.get(task, ("a", "u"))
