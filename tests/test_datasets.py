@@ -150,3 +150,30 @@ def test_cli_bad_input_one_line_exit_2(tmp_path, args, message):
     assert res.returncode == 2
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_is_checked_against_the_split_asked_for(darcy_set, tmp_path):
+    from pde_bench.loading import resolve_split
+
+    files = split_files(darcy_set)
+    with pytest.raises(InputError, match="holds the 'train' split, not the 'test' split") as err:
+        load(files["train"], "test")
+    assert str(files["train"]) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(InputError, match="holds the 'val' split, not the 'train' split"):
+        FieldDataset(files["val"], "train")
+    with pytest.raises(InputError, match="holds the 'test' split"):
+        resolve_split(files["test"], "val")
+    assert load(files["test"], "test").attrs["split"] == "test"
+    assert load(files["test"]).attrs["split"] == "test"  # no split asked: the file as it is
+    assert load(darcy_set).attrs["split"] == "train"  # a folder: train unless asked
+    with pytest.raises(InputError, match="unknown split 'tset'"):
+        load(files["test"], "tset")
+    # foreign files record no split: taken for any split, as before, with a note saying so
+    foreign = tmp_path / "piececonst.mat"
+    import scipy.io
+
+    data = load(files["train"])
+    scipy.io.savemat(foreign, {"coeff": data.a.astype(np.float64), "sol": data.u.astype(np.float64)})
+    assert len(load(foreign, "test")) == SIZES["train"]
+    assert any("records no split" in note for note in load(foreign, "test").notes)
+    assert not any("split" in note for note in load(foreign).notes)

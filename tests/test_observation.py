@@ -100,3 +100,106 @@ def test_observation_file_round_trip_and_errors(generated, tmp_path):
         read_observation(flat)
     with pytest.raises(InputError, match="no such observation file"):
         read_observation(tmp_path / "missing.h5")
+
+
+def _obs_file(path, **arrays):
+    """An observation file holding exactly ``arrays`` (a dict value -> an HDF5 group)."""
+    with h5py.File(path, "w") as f:
+        for key, value in arrays.items():
+            if isinstance(value, dict):
+                group = f.create_group(key)
+                for k, v in value.items():
+                    group[k] = v
+            else:
+                f[key] = value
+    return path
+
+
+_M = np.ones((2, 8, 8), dtype=np.uint8)
+_V = np.ones((2, 8, 8))
+
+
+@pytest.mark.parametrize("arrays, fragment", [
+    ({"mask_u": np.ones((0, 8, 8), np.uint8), "obs_u": np.ones((0, 8, 8))}, r"mask_u has shape \(0, 8, 8\): no data"),
+    ({"mask_u": np.ones((2, 0, 0), np.uint8), "obs_u": np.ones((2, 0, 0))}, "no data"),
+    ({"mask_u": _M, "obs_u": np.full((2, 8, 8), b"x")}, r"obs_u has dtype \|S1; expected real numbers"),
+    ({"mask_u": _M, "obs_u": np.zeros((2, 8, 8), dtype=[("re", "f8"), ("im", "f8")])}, "obs_u has dtype"),
+    ({"mask_u": _M, "obs_u": _V.astype(complex)}, "obs_u holds complex numbers"),
+    ({"mask_u": _M, "obs_u": np.where(np.arange(64).reshape(8, 8) == 9, 1e39, _V)},
+     r"obs_u has 1e\+39 at sample 0, index \(1, 1\); observed values must be finite with magnitude < 1e\+12"),
+    ({"mask_u": _M, "obs_u": np.where(np.arange(64).reshape(8, 8) == 9, np.nan, _V)}, "obs_u has nan at sample 0"),
+    ({"mask_u": _M * 2, "obs_u": _V}, r"mask_u has 2 at sample 0, index \(0, 0\); a mask must hold only 0/1"),
+    ({"mask_u": np.full((2, 8, 8), 0.5), "obs_u": _V}, "mask_u has 0.5"),
+    ({"mask_u": _M, "obs_u": _V, "a_true": np.ones((3, 8, 8))}, r"a_true has shape \(3, 8, 8\), but another"),
+    ({"mask_u": np.ones((2, 8, 6), np.uint8), "obs_u": np.ones((2, 8, 6))}, "on a square grid"),
+    ({"mask_u": _M, "obs_u": _V, "u_true": np.where(np.eye(8) > 0, np.nan, _V)}, "u_true has nan at sample 0"),
+    ({"mask_u": _M, "obs_u": _V, "a_true": np.full((2, 8, 8), np.inf)}, "a_true has inf"),
+    ({"mask_u": {"x": _M}, "obs_u": _V}, "mask_u is an HDF5 group, expected a dataset"),
+    ({"mask_u": _M, "obs_u": _V, "a_true": {"x": _V}}, "a_true is an HDF5 group"),
+])
+def test_bad_observation_files_are_one_line_errors(tmp_path, arrays, fragment):
+    path = _obs_file(tmp_path / "bad.h5", **arrays)
+    with pytest.raises(InputError, match=fragment) as err:
+        read_observation(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unobserved_points_are_never_read_and_valid_variants_load(tmp_path):
+    vals = np.full((2, 8, 8), np.nan)
+    mask = np.zeros((2, 8, 8), dtype=bool)
+    mask[:, 2, 3] = True
+    vals[mask] = 0.25
+    vals[0, 0, 0] = np.inf  # unobserved: never read
+    obs, truth = read_observation(_obs_file(tmp_path / "ok.h5", mask_a=mask, obs_a=vals.astype(np.float32)))
+    assert obs.task() == "forward" and truth == {}
+    assert (obs.values[:, 0][mask] == 0.25).all() and (obs.values[~obs.mask] == 0).all()
+    path = _obs_file(tmp_path / "int.h5", mask_u=mask.astype(np.float16), obs_u=np.ones((2, 8, 8), int))
+    obs, _ = read_observation(path)
+    assert obs.task() == "inverse" and obs.values.dtype == np.float64
+
+
+@pytest.mark.parametrize("noise", [-0.1, float("nan"), float("inf"), "x", None])
+def test_bad_noise_is_refused_before_reading(tmp_path, noise):
+    with pytest.raises(InputError, match="observation noise must be a finite number >= 0"):
+        read_observation(tmp_path / "never-read.h5", noise=noise)
+
+
+def test_truncated_or_foreign_observation_file(generated, tmp_path):
+    a, u = generated("darcy", 16, n=3)
+    good = tmp_path / "obs.h5"
+    write_observation(good, Observation.from_specs([parse_observe("a:all")], a, u), {"a": a, "u": u})
+    data = good.read_bytes()
+    for size in (len(data) // 2, 600, 8):
+        cut = tmp_path / f"cut{size}.h5"
+        cut.write_bytes(data[:size])
+        with pytest.raises(InputError) as err:
+            read_observation(cut)
+        assert str(cut) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(InputError, match="not an HDF5 file"):
+        read_observation(_write(tmp_path / "text.h5", b"hello"))
+    with pytest.raises(InputError, match="not a file"):
+        read_observation(tmp_path)
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def test_from_specs_checks_true_fields(generated):
+    a, u = generated("poisson", 16, n=2)
+    spec = [parse_observe("a:10%")]
+    bad = u.copy()
+    bad[1, 4, 5] = np.nan
+    with pytest.raises(InputError, match=r"true field u has nan at sample 1, index \(4, 5\)"):
+        Observation.from_specs(spec, a, bad)
+    with pytest.raises(InputError, match="magnitude < 1e\\+12"):
+        Observation.from_specs(spec, a * 1e39, u)
+    with pytest.raises(InputError, match=r"must both be \(n, N, N\)"):
+        Observation.from_specs(spec, a, u[:, :8])
+    with pytest.raises(InputError, match=r"must both be \(n, N, N\)"):
+        Observation.from_specs(spec, a[:0], u[:0])
+    with pytest.raises(InputError, match="complex128; expected real"):
+        Observation.from_specs(spec, a.astype(complex), u)
+    with pytest.raises(InputError, match="noise must be a finite number >= 0"):
+        Observation.from_specs(spec, a, u, noise=float("inf"))

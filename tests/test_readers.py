@@ -84,7 +84,7 @@ def test_diffusionpde_npy_scalings_undone(tmp_path, name):
     np.testing.assert_allclose(data.a, a, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(data.u, u, rtol=1e-10, atol=1e-14)
     assert residual_floor(data)["max"] < 1e-9
-    with pytest.raises(InputError, match="--problem"):
+    with pytest.raises(InputError, match=r"does not say its problem; give problem = darcy \| poisson \| helmholtz"):
         pde_bench.load(path)
 
 
@@ -166,3 +166,144 @@ def test_unknown_files(tmp_path):
         pde_bench.load(h5)
     with pytest.raises(InputError, match="no such file"):
         pde_bench.load(tmp_path / "missing.h5")
+
+
+def _one_line(err, path):
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def _h5(path, arrays, attrs=None, userblock=False):
+    with h5py.File(path, "w", **({"userblock_size": 512} if userblock else {})) as f:
+        for key, value in arrays.items():
+            if value is None:
+                f.create_group(key)
+            else:
+                f[key] = value
+        f.attrs.update(attrs or {})
+    return path
+
+
+_A = np.full((2, 8, 8), 3.0)
+_U = np.zeros((2, 8, 8))
+
+
+@pytest.mark.parametrize("arrays, attrs, message", [
+    ({"nu": _A, "tensor": _U.astype(complex)[:, None]}, {}, "tensor holds complex numbers"),
+    ({"nu": np.full((2, 8, 8), b"ab"), "tensor": _U[:, None]}, {}, "nu has dtype \\|S2; expected real"),
+    ({"nu": None, "tensor": _U[:, None]}, {}, "nu is an HDF5 group, expected a dataset"),
+    ({"nu": _A[:0], "tensor": _U[:0, None]}, {}, "are empty"),
+    ({"nu": _A[0], "tensor": _U[0]}, {}, "nu has shape \\(8, 8\\); expected \\(n, N, N\\)"),
+    ({"nu": np.where(np.eye(8) > 0, np.nan, _A), "tensor": _U[:, None]}, {},
+     "nu has nan at sample 0, index \\(0, 0\\)"),
+    ({"nu": _A, "tensor": _U[:, None], "x-coordinate": np.linspace(0, 1, 5), "y-coordinate": np.linspace(0, 1, 8)},
+     {}, "x-coordinate has shape \\(5,\\); expected \\(8,\\)"),
+    ({"nu": _A, "tensor": _U[:, None], "x-coordinate": np.full(8, np.inf), "y-coordinate": np.linspace(0, 1, 8)},
+     {}, "x-coordinate has inf at index \\(0,\\)"),
+    ({"nu": _A, "tensor": _U[:, None]}, {"beta": "ten"}, "attribute beta is 'ten'; expected one finite number"),
+    ({"nu": _A, "tensor": _U[:, None]}, {"beta": np.array([], float)}, "attribute beta"),
+    ({"nu": _A, "tensor": _U[:, None]}, {"beta": np.nan}, "attribute beta"),
+])
+def test_malformed_pdebench_files(tmp_path, arrays, attrs, message):
+    path = _h5(tmp_path / "2D_DarcyFlow.hdf5", arrays, attrs)
+    with pytest.raises(InputError, match=message) as err:
+        pde_bench.load(path)
+    _one_line(err, path)
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"coeff": _A.astype(complex), "sol": _U}, "coeff holds complex numbers"),
+    ({"coeff": np.array([b"abc"]), "sol": _U}, "coeff has dtype (<U3|\\|S3); expected real"),
+    ({"coeff": _A[:0], "sol": _U[:0]}, "are empty"),
+    ({"coeff": _A, "sol": np.where(np.eye(8) > 0, np.inf, _U)}, "sol has inf at sample 0"),
+    ({"a": _A, "u": np.zeros((2, 8, 8, 3)), "t": np.arange(5.0)}, "t holds 5 times but u has 3 time steps"),
+    ({"a": _A, "u": np.zeros((2, 8, 8, 3)), "t": np.array([0.1, np.nan, 0.3])}, "t has nan at index \\(1,\\)"),
+    ({"a": _A, "u": np.full((2, 8, 8, 3), np.nan)}, "u has nan at sample 0"),
+])
+@pytest.mark.parametrize("version", ["v5", "v7.3"])
+def test_malformed_mat_files(tmp_path, variables, message, version):
+    path = tmp_path / "bad.mat"
+    if version == "v5":
+        scipy.io.savemat(path, variables)
+    else:
+        _write_mat_v73(path, variables)
+    with pytest.raises(InputError, match=message) as err:
+        pde_bench.load(path)
+    _one_line(err, path)
+
+
+def test_mat_v73_struct_and_cell_variables(tmp_path):
+    path = _h5(tmp_path / "bad.mat", {"coeff": None, "sol": _U.T}, userblock=True)
+    with pytest.raises(InputError, match="coeff is an HDF5 group") as err:
+        pde_bench.load(path)
+    _one_line(err, path)
+    path = tmp_path / "cell.mat"
+    cell = np.empty((1, 2), dtype=object)
+    cell[0, 0], cell[0, 1] = _A, _A
+    scipy.io.savemat(path, {"coeff": cell, "sol": _U})
+    with pytest.raises(InputError, match="coeff has dtype object; expected real") as err:
+        pde_bench.load(path)
+    _one_line(err, path)
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((8, 8, 2), dtype=complex), "array holds complex numbers"),
+    (np.zeros((8, 8, 2), dtype=[("a", "f4")]), "array has dtype"),
+    (np.zeros((0, 8, 8, 2)), "are empty"),
+    (np.full((8, 8, 2), np.nan), "has nan at sample 0"),
+    (np.full((8, 8, 2), 1e308), "has inf at sample 0"),  # finite, but overflows once the scaling is undone
+    (np.zeros((8, 6, 2)), "on a square grid"),
+])
+def test_malformed_npy_files(tmp_path, array, message):
+    path = tmp_path / "merge_1.npy"
+    np.save(path, array)
+    with pytest.raises(InputError, match=message) as err:
+        pde_bench.load(path, problem="darcy")
+    _one_line(err, path)
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"x": torch.zeros(2, 8, 8, dtype=torch.complex64), "y": torch.zeros(2, 8, 8)}, "x holds complex numbers"),
+    ({"x": "text", "y": torch.zeros(2, 8, 8)}, "x is a str; expected an array"),
+    ({"x": torch.zeros(0, 8, 8), "y": torch.zeros(0, 8, 8)}, "are empty"),
+    ({"x": torch.full((2, 8, 8), float("nan")), "y": torch.zeros(2, 8, 8)}, "x has nan at sample 0"),
+    ({"x": torch.zeros(2, 8, 8), "y": torch.zeros(2, 8, 7)}, "different shapes"),
+    ({1: torch.zeros(2)}, "keys 'x' and 'y'.*\\['1'\\]"),
+])
+def test_malformed_pt_files(tmp_path, content, message):
+    path = tmp_path / "darcy.pt"
+    torch.save(content, path)
+    with pytest.raises(InputError, match=message) as err:
+        pde_bench.load(path)
+    _one_line(err, path)
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".mat", ".npy", ".pt"])
+def test_truncated_and_garbage_files(tmp_path, darcy16, suffix):
+    a, u = darcy16
+    path = tmp_path / f"good{suffix}"
+    if suffix == ".h5":
+        _write_pdebench(path, a, u, np.linspace(0, 1, 16))
+    elif suffix == ".mat":
+        scipy.io.savemat(path, {"coeff": a, "sol": u})
+    elif suffix == ".npy":
+        np.save(path, np.stack([a[0], u[0]], axis=-1))
+    else:
+        torch.save({"x": torch.as_tensor(a), "y": torch.as_tensor(u)}, path)
+    data = path.read_bytes()
+    options = {"problem": "darcy"} if suffix == ".npy" else {}
+    for name, content in [("half", data[: len(data) // 2]), ("head", data[:40]), ("empty", b""),
+                          ("garbage", bytes(range(256)) * 4), ("flipped", data[:64] + bytes(256) + data[320:])]:
+        bad = tmp_path / f"{name}{suffix}"
+        bad.write_bytes(content)
+        try:
+            pde_bench.load(bad, **options)
+        except InputError as err:
+            assert str(bad) in str(err) and "\n" not in str(err)
+
+
+@pytest.mark.parametrize("stride", [0, -1, 1.5, "2", float("nan"), True])
+def test_bad_stride(tmp_path, darcy16, stride):
+    path = tmp_path / "piececonst.mat"
+    scipy.io.savemat(path, {"coeff": darcy16[0], "sol": darcy16[1]})
+    with pytest.raises(InputError, match="stride must be a positive integer"):
+        pde_bench.load(path, stride=stride)

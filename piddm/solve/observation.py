@@ -5,6 +5,11 @@ both) differ only in the masks. Masks come from specs (``a:3%``, ``u:500``, ``a:
 per sample from (mask seed, channel, sample index), so sample i gets the same mask in any
 batch or subset, or from an observation file (``mask_a``, ``obs_a``, ``mask_u``, ``obs_u``,
 each (n, N, N); any subset of the four).
+
+A bad observation file -- missing or unreadable keys, groups instead of arrays, non-numeric,
+complex or empty arrays, shapes that differ or are not (n, N, N) on a square grid, masks that
+are not 0/1, observed values or true fields that are not finite or beyond :data:`MAX_ABS` -- is
+a one-line :class:`InputError` raised before any work.
 """
 
 from __future__ import annotations
@@ -17,12 +22,18 @@ import h5py
 import numpy as np
 
 from pde_bench.conventions import InputError
+from pde_bench.loading import check_finite, h5_keys, open_h5, read_h5
 
-__all__ = ["CHANNELS", "Observation", "ObserveSpec", "parse_observe", "read_observation", "write_observation"]
+__all__ = ["CHANNELS", "MAX_ABS", "Observation", "ObserveSpec", "check_noise", "parse_observe", "read_observation",
+           "write_observation"]
 
 CHANNELS = ("a", "u")
 FILE_KEYS = ("mask_a", "obs_a", "mask_u", "obs_u")
 TRUTH_KEYS = ("a_true", "u_true")
+# Largest magnitude accepted for observed values and true fields (physical units). The solve works
+# in float32 (max 3.4e38) on normalised values and sums their squares: 1e12 leaves ample headroom
+# for both, and lies far beyond any field of these problems.
+MAX_ABS = 1e12
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,7 @@ class ObserveSpec:
         total = resolution * resolution
         if self.count is not None:
             if self.count > total:
-                raise InputError(f"--observe {self.channel}:{self.count}: more points than the "
+                raise InputError(f"observe spec {self.channel}:{self.count}: more points than the "
                                  f"{resolution}x{resolution} grid holds ({total})")
             return self.count
         return max(1, round(self.fraction * total))
@@ -52,7 +63,7 @@ def parse_observe(text: str) -> ObserveSpec:
     """``a:3%`` (a percentage in (0, 100]), ``u:500`` (a count >= 1) or ``a:all``."""
     m = re.fullmatch(r"\s*([au])\s*:\s*(all|[0-9.eE+-]+%|[0-9]+)\s*", text)
     if not m:
-        raise InputError(f"--observe {text!r}: expected CHANNEL:AMOUNT with channel a or u and amount "
+        raise InputError(f"observe spec {text!r}: expected CHANNEL:AMOUNT with channel a or u and amount "
                          "a percentage (3%), a count of points (500) or 'all'")
     channel, amount = m.group(1), m.group(2)
     if amount == "all":
@@ -61,13 +72,13 @@ def parse_observe(text: str) -> ObserveSpec:
         try:
             pct = float(amount[:-1])
         except ValueError:
-            raise InputError(f"--observe {text!r}: {amount!r} is not a percentage") from None
+            raise InputError(f"observe spec {text!r}: {amount!r} is not a percentage") from None
         if not 0 < pct <= 100:
-            raise InputError(f"--observe {text!r}: the fraction must lie in (0, 100%], got {pct:g}%")
+            raise InputError(f"observe spec {text!r}: the fraction must lie in (0, 100%], got {pct:g}%")
         return ObserveSpec(channel, fraction=pct / 100)
     count = int(amount)
     if count < 1:
-        raise InputError(f"--observe {text!r}: the count of points must be >= 1")
+        raise InputError(f"observe spec {text!r}: the count of points must be >= 1")
     return ObserveSpec(channel, count=count)
 
 
@@ -135,8 +146,19 @@ class Observation:
         """
         channels = [s.channel for s in specs]
         if len(set(channels)) != len(channels):
-            raise InputError(f"--observe names a channel twice: {', '.join(map(str, specs))}")
-        a, u = np.asarray(a, dtype=np.float64), np.asarray(u, dtype=np.float64)
+            raise InputError(f"observe specs name a channel twice: {', '.join(map(str, specs))}")
+        noise = check_noise(noise)
+        fields = {}
+        for name, value in (("a", a), ("u", u)):
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "biuf":
+                raise InputError(f"true field {name} has dtype {arr.dtype}; expected real numbers")
+            fields[name] = arr.astype(np.float64)
+        a, u = fields["a"], fields["u"]
+        if a.ndim != 3 or a.shape[1] != a.shape[2] or a.size == 0 or a.shape != u.shape:
+            raise InputError(f"true fields a {a.shape} and u {u.shape} must both be (n, N, N) with n, N >= 1")
+        for name, arr in fields.items():
+            check_finite(f"true field {name}", "", arr, bound=MAX_ABS, what="true fields")
         n, res = a.shape[0], a.shape[-1]
         mask = np.zeros((n, 2, res, res), dtype=bool)
         for spec in specs:
@@ -151,28 +173,46 @@ class Observation:
         return cls(mask, values, (float(noise), float(noise)))
 
 
+def check_noise(noise) -> float:
+    """The observation noise std as a float: finite and >= 0."""
+    try:
+        value = float(noise)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(noise, bool) or not (np.isfinite(value) and value >= 0):
+        raise InputError(f"observation noise must be a finite number >= 0, got {noise!r}")
+    return value
+
+
 def read_observation(path: Path | str, *, noise: float = 0.0) -> tuple[Observation, dict[str, np.ndarray]]:
     """An observation file and any true fields it holds (``a_true``, ``u_true``).
 
-    Keys ``mask_a``/``obs_a``/``mask_u``/``obs_u``, each (n, N, N): a mask without values, or
-    values without a mask, is an error; a channel with neither is unobserved.
+    Keys ``mask_a``/``obs_a``/``mask_u``/``obs_u``, each (n, N, N) with n, N >= 1: a mask without
+    values, or values without a mask, is an error; a channel with neither is unobserved. Masks
+    hold 0/1 or booleans; observed values (where the mask is 1) and true fields are finite
+    with magnitude < :data:`MAX_ABS`; values where the mask is 0 are never read. Anything else
+    is a one-line :class:`InputError` naming the file and key.
     """
+    noise = check_noise(noise)
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such observation file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise InputError(f"{path}: not an HDF5 file") from None
-    with f:
-        present = [k for k in FILE_KEYS if k in f]
+    if not path.is_file():
+        raise InputError(f"{path}: not a file; expected an HDF5 observation file")
+    if not h5py.is_hdf5(path):
+        raise InputError(f"{path}: not an HDF5 file")
+    with open_h5(path, "HDF5 observation file") as f:
+        keys = h5_keys(f, path)
+        present = [k for k in FILE_KEYS if k in keys]
         if not present:
-            raise InputError(f"{path}: none of the keys {', '.join(FILE_KEYS)} (found: {', '.join(f.keys()) or 'none'})")
-        arrays = {k: np.asarray(f[k][...]) for k in (*FILE_KEYS, *TRUTH_KEYS) if k in f}
+            raise InputError(f"{path}: none of the keys {', '.join(FILE_KEYS)} (found: {', '.join(keys) or 'none'})")
+        arrays = {k: read_h5(f, k, path) for k in (*FILE_KEYS, *TRUTH_KEYS) if k in keys}
     shape = None
     for k, v in arrays.items():
         if v.ndim != 3 or v.shape[1] != v.shape[2]:
-            raise InputError(f"{path}: {k} has shape {v.shape}, expected (n, N, N)")
+            raise InputError(f"{path}: {k} has shape {v.shape}, expected (n, N, N) on a square grid")
+        if v.size == 0:
+            raise InputError(f"{path}: {k} has shape {v.shape}: no data; expected (n, N, N) with n, N >= 1")
         if shape is not None and v.shape != shape:
             raise InputError(f"{path}: {k} has shape {v.shape}, but another key has {shape}")
         shape = v.shape
@@ -186,15 +226,22 @@ def read_observation(path: Path | str, *, noise: float = 0.0) -> tuple[Observati
             raise InputError(f"{path}: {have} is present but {miss} is missing")
         if mk in arrays:
             m = arrays[mk]
-            if m.dtype != bool and not np.isin(m, (0, 1)).all():
-                raise InputError(f"{path}: {mk} must hold only 0/1 or booleans")
+            if m.dtype != bool:
+                bad = ~np.isin(m, (0, 1))
+                if bad.any():
+                    i = np.unravel_index(int(np.argmax(bad)), m.shape)
+                    raise InputError(f"{path}: {mk} has {m[i].item()!r} at sample {i[0]}, index "
+                                     f"{(int(i[1]), int(i[2]))}; a mask must hold only 0/1 or booleans")
             mask[:, c] = m.astype(bool)
             vals = arrays[ok].astype(np.float64)
-            if not np.isfinite(vals[mask[:, c]]).all():
-                raise InputError(f"{path}: {ok} has non-finite values at observed points")
-            values[:, c] = vals
-    truth = {k[0]: arrays[k].astype(np.float64) for k in TRUTH_KEYS if k in arrays}
-    return Observation(mask, values, (float(noise), float(noise))), truth
+            check_finite(path, ok, vals, where=mask[:, c], bound=MAX_ABS, what="observed values")
+            values[:, c] = np.where(mask[:, c], vals, 0.0)
+    truth = {}
+    for k in TRUTH_KEYS:
+        if k in arrays:
+            truth[k[0]] = arrays[k].astype(np.float64)
+            check_finite(path, k, truth[k[0]], bound=MAX_ABS, what="true fields")
+    return Observation(mask, values, (noise, noise)), truth
 
 
 def write_observation(path: Path | str, obs: Observation, truth: dict[str, np.ndarray] | None = None) -> None:
