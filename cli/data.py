@@ -22,6 +22,21 @@ def _params(items: list[str]) -> dict:
     return out
 
 
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"k/N"`` -> (k, N) with 0 <= k < N; None -> (0, 1)."""
+    from pde_bench.conventions import InputError
+
+    if text is None:
+        return 0, 1
+    try:
+        k, n = (int(p) for p in text.split("/"))
+    except ValueError:
+        raise InputError(f"--shard must look like k/N (e.g. 0/4), got {text!r}") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise InputError(f"--shard k/N needs 0 <= k < N, got {text!r}")
+    return k, n
+
+
 @app.command("generate")
 def generate(
     pde: str = typer.Option(..., "--pde", help="darcy | poisson | helmholtz | navier-stokes"),
@@ -40,7 +55,7 @@ def generate(
     """Generate train / val / test splits with the problem's own solver."""
     import pde_bench
     from pde_bench.conventions import check_output
-    from pde_bench.datasets import generate_dataset, parse_shard, shard_range
+    from pde_bench.datasets import generate_dataset, shard_range
     from pde_bench.problems.base import check_resolution
 
     from .progress import progress_bar

@@ -57,14 +57,14 @@ def _error(message: str) -> None:
 
 def run() -> None:
     """Console entry point: run the app, turning user errors into one line and exit code 2."""
-    from pde_bench.conventions import InputError
+    from pde_bench.conventions import InputError, OutputExists
 
     try:
         app()
     except InputError as err:
         if _STATE["debug"]:
             raise
-        _error(str(err))
+        _error(f"{err}; pass --overwrite to replace it" if isinstance(err, OutputExists) else str(err))
     except KeyboardInterrupt:
         typer.echo("piddm: interrupted", err=True)
         raise SystemExit(130) from None

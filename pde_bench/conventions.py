@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["InputError", "atomic_output", "check_output", "provenance"]
+__all__ = ["OutputExists", "InputError", "atomic_output", "check_output", "provenance"]
 
 
 class InputError(ValueError):
@@ -36,11 +36,15 @@ class InputError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
+class OutputExists(InputError):
+    """An output that already exists and was not to be replaced (a command line adds its flag to the message)."""
+
+
 def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Return ``path`` as a Path, raising :class:`InputError` if it exists and ``overwrite`` is off."""
+    """Return ``path`` as a Path, raising :class:`OutputExists` if it exists and ``overwrite`` is off."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise InputError(f"{path} already exists; pass --overwrite to replace it")
+        raise OutputExists(f"{path} already exists (overwrite is off)")
     return path
 
 

@@ -23,7 +23,7 @@ from .problems import get_problem
 from .problems.base import Problem, check_resolution
 
 __all__ = ["SPLITS", "BLOCK", "GENERATOR_VERSION", "split_path", "split_files", "generate_dataset",
-           "merge_shards", "parse_shard", "shard_range", "problem_from_attrs"]
+           "merge_shards", "shard_range", "problem_from_attrs"]
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
 BLOCK = 32
@@ -39,19 +39,6 @@ def split_path(folder: Path, split: str) -> Path:
 def split_files(folder: Path) -> dict[str, Path]:
     """The split files of a data-set folder that exist, by split name."""
     return {s: split_path(folder, s) for s in SPLITS if split_path(folder, s).exists()}
-
-
-def parse_shard(text: str | None) -> tuple[int, int]:
-    """``"k/N"`` -> (k, N) with 0 <= k < N; None -> (0, 1)."""
-    if text is None:
-        return 0, 1
-    try:
-        k, n = (int(p) for p in text.split("/"))
-    except ValueError:
-        raise InputError(f"--shard must look like k/N (e.g. 0/4), got {text!r}") from None
-    if not (n >= 1 and 0 <= k < n):
-        raise InputError(f"--shard k/N needs 0 <= k < N, got {text!r}")
-    return k, n
 
 
 def shard_range(n: int, shard: tuple[int, int]) -> tuple[int, int]:
@@ -107,7 +94,9 @@ def generate_dataset(problem: Problem, out: Path, *, sizes: dict[str, int], reso
         if split not in SPLITS or int(n) != n or n < 1:
             raise InputError(f"split sizes must be positive integers for {list(SPLITS)}, got {split}={n!r}")
     if workers < 1:
-        raise InputError(f"--workers must be >= 1, got {workers}")
+        raise InputError(f"workers must be >= 1, got {workers}")
+    if len(shard) != 2 or not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        raise InputError(f"shard (k, N) needs 0 <= k < N, got {tuple(shard)}")
     out = Path(out)
     coords = problem.coordinates(resolution)
     times = getattr(problem, "times", None)

@@ -55,15 +55,15 @@ class DistillOptions:
 
     def check(self) -> None:
         if self.pairs < 1 or self.pair_steps < 1:
-            raise InputError(f"--pairs and --pair-steps must be >= 1, got {self.pairs}, {self.pair_steps}")
+            raise InputError(f"pairs and pair_steps must be >= 1, got {self.pairs}, {self.pair_steps}")
         if not self.lam >= 0:
-            raise InputError(f"--lam must be >= 0, got {self.lam}")
+            raise InputError(f"lam must be >= 0, got {self.lam}")
         if self.inputs not in INPUT_MODES:
-            raise InputError(f"--inputs must be one of {', '.join(INPUT_MODES)}, got {self.inputs!r}")
+            raise InputError(f"inputs must be one of {', '.join(INPUT_MODES)}, got {self.inputs!r}")
         if not self.boundary_weight >= 0:
-            raise InputError(f"--boundary-weight must be >= 0, got {self.boundary_weight}")
+            raise InputError(f"boundary_weight must be >= 0, got {self.boundary_weight}")
         if self.refresh_every < 0 or not 0 < self.refresh_fraction <= 1:
-            raise InputError("--refresh-every must be >= 0 and --refresh-fraction in (0, 1]")
+            raise InputError("refresh_every must be >= 0 and refresh_fraction in (0, 1]")
 
     @classmethod
     def from_dict(cls, d: dict) -> DistillOptions:

@@ -23,11 +23,11 @@ def resolve_device(device: str = "auto", local_rank: int = 0) -> torch.device:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise InputError("--device cuda was asked for but torch sees no CUDA device")
+            raise InputError("device cuda was asked for but torch sees no CUDA device")
         if device == "cuda":
             device = f"cuda:{local_rank % torch.cuda.device_count()}"
     elif device != "cpu":
-        raise InputError(f"--device must be auto, cpu or cuda[:k], got {device!r}")
+        raise InputError(f"device must be auto, cpu or cuda[:k], got {device!r}")
     return torch.device(device)
 
 

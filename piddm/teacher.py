@@ -70,7 +70,7 @@ def _check_data(opts: TeacherOptions):
     data = FieldDataset(train_path, "train")
     name = data.attrs.get("problem")
     if name != get_problem(opts.pde).name:
-        raise InputError(f"{train_path}: data of problem {name!r}, but --pde {opts.pde} was given")
+        raise InputError(f"{train_path}: data of problem {name!r}, but problem {opts.pde!r} was asked for")
     try:
         val = FieldDataset(opts.data, "val", normaliser=data.normaliser)
     except InputError:
@@ -180,3 +180,32 @@ def sample_teacher(teacher: LoadedModel, n: int, *, steps: int = 18, sampler: st
             on_progress(m)
     return np.concatenate(a_all), np.concatenate(u_all), nfe
 
+
+def run_teacher(opts: TeacherOptions, *, resume: bool = False, overwrite: bool = False,
+                training_bar: Callable | None = None) -> TrainResult | None:
+    """Train (or resume) a teacher as one process or under torchrun; the result on the main rank, else None.
+
+    Resuming continues with the run's stored options; only the budget (steps, minutes) and the
+    device of ``opts`` apply. ``training_bar(label, total)`` is a context manager yielding the
+    progress callback (main rank only).
+    """
+    import contextlib
+
+    from .distributed import setup
+
+    if resume and overwrite:
+        raise InputError("resume and overwrite exclude each other")
+    if resume:
+        stored = TeacherOptions.of_run(opts.out)
+        stored.train.steps, stored.train.minutes, stored.device = opts.train.steps, opts.train.minutes, opts.device
+        opts = stored
+    ctx = setup(opts.device)
+    check_teacher_inputs(opts, resume=resume, overwrite=overwrite, is_main=ctx.is_main)
+    try:
+        bar = training_bar(f"teacher {opts.pde}", opts.train.steps) if ctx.is_main and training_bar \
+            else contextlib.nullcontext(None)
+        with bar as update:
+            result = train_teacher(opts, ctx, resume=resume, overwrite=overwrite, on_progress=update)
+    finally:
+        ctx.close()
+    return result if ctx.is_main else None

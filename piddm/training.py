@@ -53,17 +53,17 @@ class TrainConfig:
 
     def check(self) -> None:
         if self.steps < 1:
-            raise InputError(f"--steps must be >= 1, got {self.steps}")
+            raise InputError(f"steps must be >= 1, got {self.steps}")
         if self.minutes is not None and not self.minutes > 0:
-            raise InputError(f"--minutes must be positive, got {self.minutes}")
+            raise InputError(f"minutes must be positive, got {self.minutes}")
         if self.batch < 1:
-            raise InputError(f"--batch must be >= 1, got {self.batch}")
+            raise InputError(f"batch must be >= 1, got {self.batch}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise InputError(f"--lr must be a positive number, got {self.lr}")
+            raise InputError(f"lr must be a positive number, got {self.lr}")
         if self.checkpoint_every < 1 or self.log_every < 1 or self.warmup < 0:
-            raise InputError("--checkpoint-every and --log-every must be >= 1, --warmup >= 0")
+            raise InputError("checkpoint_every and log_every must be >= 1, warmup >= 0")
         if self.ema_halflife <= 0:
-            raise InputError(f"--ema-halflife must be positive, got {self.ema_halflife}")
+            raise InputError(f"ema_halflife must be positive, got {self.ema_halflife}")
 
 
 @dataclass

@@ -41,3 +41,34 @@ def dataset_dir(tmp_path_factory):
         return cache[key]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tiny_models(dataset_dir, tmp_path_factory):
+    """Tiny teacher and student files per problem (a few steps each: they test plumbing, not quality).
+
+    ``get(pde)`` -> (teacher.pt, student.pt, data-set folder at 16^2), made once per session.
+    """
+    from piddm.distill import DistillOptions, distill
+    from piddm.distributed import Context
+    from piddm.teacher import TeacherOptions, train_teacher
+    from piddm.training import TrainConfig
+
+    cache = {}
+
+    def get(pde="darcy"):
+        if pde not in cache:
+            root = tmp_path_factory.mktemp(f"tiny-{pde}")
+            data = dataset_dir(pde)
+            train_teacher(TeacherOptions(pde=pde, data=str(data), out=str(root / "teacher"), preset="tiny",
+                                         device="cpu", grid_steps=2,
+                                         train=TrainConfig(steps=2, batch=8, lr=2e-3, warmup=1, checkpoint_every=2)),
+                          Context())
+            distill(DistillOptions(pde=pde, teacher=str(root / "teacher" / "teacher.pt"), out=str(root / "student"),
+                                   pairs=8, pair_steps=2, lam_warmup=0, device="cpu",
+                                   train=TrainConfig(steps=2, batch=4, lr=1e-3, warmup=0, checkpoint_every=2)),
+                    Context())
+            cache[pde] = (root / "teacher" / "teacher.pt", root / "student" / "student.pt", data)
+        return cache[pde]
+
+    return get

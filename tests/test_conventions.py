@@ -32,7 +32,7 @@ def test_failure_leaves_nothing_and_keeps_existing_output(tmp_path):
 def test_refuses_existing_output_without_overwrite(tmp_path):
     target = tmp_path / "run"
     target.mkdir()
-    with pytest.raises(InputError, match="already exists; pass --overwrite"):
+    with pytest.raises(InputError, match=r"already exists \(overwrite is off\)"):
         with atomic_output(target):
             pass
     with pytest.raises(InputError):

@@ -10,7 +10,7 @@ from cli_helpers import run_piddm as _piddm
 
 import pde_bench
 from pde_bench.conventions import InputError
-from pde_bench.datasets import generate_dataset, merge_shards, parse_shard, split_files
+from pde_bench.datasets import generate_dataset, merge_shards, split_files
 from pde_bench.loading import load
 from pde_bench.torch_data import FieldDataset
 
@@ -108,8 +108,17 @@ def test_shard_without_statistics_is_refused_by_torch_dataset(tmp_path):
 
 @pytest.mark.parametrize("text", ["1", "2/2", "a/b", "-1/3", "0/0"])
 def test_parse_shard_rejects(text):
+    from cli.data import parse_shard
+
     with pytest.raises(InputError, match="--shard"):
         parse_shard(text)
+
+
+@pytest.mark.parametrize("shard", [(2, 2), (-1, 3), (0, 0)])
+def test_generate_rejects_a_bad_shard(tmp_path, shard):
+    with pytest.raises(InputError, match="shard"):
+        generate_dataset(pde_bench.get_problem("poisson"), tmp_path / "x", sizes={"train": 2, "val": 1, "test": 1},
+                         resolution=8, shard=shard)
 
 
 def test_navier_stokes_file_has_trajectory(tmp_path):

@@ -7,26 +7,15 @@ import numpy as np
 import pytest
 from cli_helpers import one_line_error, run_piddm
 
-from piddm.distill import DistillOptions, distill
-from piddm.distributed import Context
 from piddm.solve.observation import Observation, parse_observe, write_observation
-from piddm.teacher import TeacherOptions, train_teacher
-from piddm.training import TrainConfig
 
 FAST = ["--starts", "2", "--iters", "2", "--physics-iters", "5", "--batch", "2", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
-def tiny_student(dataset_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("solve")
-    data = dataset_dir("darcy")
-    train_teacher(TeacherOptions(pde="darcy", data=str(data), out=str(root / "teacher"), preset="tiny", device="cpu",
-                                 grid_steps=2, train=TrainConfig(steps=2, batch=8, lr=2e-3, warmup=1,
-                                                                 checkpoint_every=2)), Context())
-    distill(DistillOptions(pde="darcy", teacher=str(root / "teacher" / "teacher.pt"), out=str(root / "student"),
-                           pairs=8, pair_steps=2, lam_warmup=0, device="cpu",
-                           train=TrainConfig(steps=2, batch=4, lr=1e-3, warmup=0, checkpoint_every=2)), Context())
-    return root / "student" / "student.pt", data
+def tiny_student(tiny_models):
+    _, student, data = tiny_models("darcy")
+    return student, data
 
 
 @pytest.fixture(scope="module")

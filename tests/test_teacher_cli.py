@@ -58,7 +58,7 @@ def test_model_file_checks(teacher_run):
 def test_bad_inputs_are_one_line_errors(dataset_dir, teacher_run, tmp_path):
     data = dataset_dir("darcy")
     _one_line_error(_piddm("train-teacher", "--pde", "poisson", "--data", data, "-o", tmp_path / "r"),
-                    "data of problem 'darcy'", "--pde poisson")
+                    "data of problem 'darcy'", "problem 'poisson' was asked for")
     _one_line_error(_piddm("train-teacher", "--pde", "darcy", "--data", tmp_path / "nope", "-o", tmp_path / "r"),
                     "no such file")
     _one_line_error(_piddm("train-teacher", "--pde", "darcy", "--data", data, "-o", tmp_path / "r",

@@ -30,7 +30,7 @@ import numpy as np
 
 from pde_bench.conventions import InputError, check_output, provenance
 
-__all__ = ["DISTILL_COLUMNS", "TEACHER_STEPS", "DistillExperiment", "evaluate_distilled", "run"]
+__all__ = ["DISTILL_COLUMNS", "TEACHER_STEPS", "DistillExperiment", "evaluate_distilled", "evaluate_models", "run"]
 
 TEACHER_STEPS = 18
 EVAL_SEED = 1
@@ -151,18 +151,16 @@ def run(exp: DistillExperiment, progress: Progress | None = None,
             t0 = time.perf_counter()
             shared = teacher_pairs(first, t_model, ctx.device, advance)
             pairs_s = time.perf_counter() - t0
-        results = {}
         for sub, opts in runs.items():
             again = exp.resume and (out / sub / "checkpoint.pt").exists()
             if again:
                 opts = stored_options(out / sub)
                 opts.train.steps, opts.train.minutes, opts.device = cfg["steps"], exp.minutes, exp.device
-                runs[sub] = opts  # the report states the options the run really has
             # resuming, a student stopped before its first checkpoint starts again from scratch
             call = {"resume": again, "overwrite": exp.resume and not again, "pairs": shared, "pairs_s": pairs_s}
             with (bar(f"student {sub} (λ={opts.lam:g})", opts.train.steps) if ctx.is_main
                   else contextlib.nullcontext(None)) as update:
-                results[sub] = distill(opts, ctx, on_progress=update, **call)
+                distill(opts, ctx, on_progress=update, **call)
     finally:
         ctx.close()
     if not ctx.is_main:
@@ -174,17 +172,35 @@ def run(exp: DistillExperiment, progress: Progress | None = None,
     options_json = {**asdict(exp), "resolved": cfg, "teacher": str(t_model.path), "data": str(data_dir),
                     "out": str(out)}
     prov = provenance(options_json)
-    scored = evaluate_distilled(t_model, students, ref, cfg, progress=progress)
-    comparison = _comparison(t_model, students, scored, ref, data_dir, cfg, exp, results, runs, options_json, prov)
-    out.mkdir(parents=True, exist_ok=True)
+    comparison = evaluate_models(t_model, students, ref, cfg, data_dir=data_dir, smoke=exp.quick, options=options_json,
+                                 progress=progress, panel=out / "panel.png", provenance_=prov)
     comparison.write(out)
-    from ..report.figures import save_panel
-
-    fields = {"test data": (ref.a_test, ref.u_test)}
-    fields.update({comparison.row(k).label.split(" (")[0]: (s.a, s.u) for k, s in scored.items()})
-    save_panel(out / "panel.png", t_model.problem, fields, ref.scale,
-               title=f"{comparison.title}: samples and log10 |residual| / scale")
     return comparison, out
+
+
+def evaluate_models(teacher, students: dict, ref, cfg: dict, *, data_dir=None, smoke: bool = False,
+                    options: dict | None = None, progress: Progress | None = None, panel: Path | None = None,
+                    provenance_: dict | None = None):
+    """The comparison of a teacher and trained students (method id -> (student, model)) on ``ref``.
+
+    What :func:`run` reports after training; also usable on shipped models. The students' settings
+    and one-off costs are read from their model files. ``panel``: where to draw samples and residual
+    maps (None: no figure).
+    """
+    scored = evaluate_distilled(teacher, students, ref, cfg, progress=progress)
+    options = options or {"teacher": str(teacher.path), "students": {k: str(m.path) for k, (_, m) in students.items()},
+                          "data": str(data_dir), "resolved": cfg}
+    comparison = _comparison(teacher, students, scored, ref, data_dir, cfg, smoke, options,
+                             provenance_ or provenance(options))
+    if panel is not None:
+        from ..report.figures import save_panel
+
+        Path(panel).parent.mkdir(parents=True, exist_ok=True)
+        fields = {"test data": (ref.a_test, ref.u_test)}
+        fields.update({comparison.row(k).label.split(" (")[0]: (s.a, s.u) for k, s in scored.items()})
+        save_panel(panel, teacher.problem, fields, ref.scale,
+                   title=f"{comparison.title}: samples and log10 |residual| / scale")
+    return comparison
 
 
 def evaluate_distilled(teacher, students: dict, ref, cfg: dict, progress: Progress | None = None) -> dict:
@@ -248,7 +264,7 @@ def _columns():
 DISTILL_COLUMNS = _columns
 
 
-def _comparison(t_model, students, scored, ref, data_dir, cfg, exp, results, runs, options, prov):
+def _comparison(t_model, students, scored, ref, data_dir, cfg, smoke, options, prov):
     from ..evaluate import bootstrap
     from ..evaluate.metrics import ensemble_errors
     from ..evaluate.scoring import floors, summarise
@@ -281,20 +297,20 @@ def _comparison(t_model, students, scored, ref, data_dir, cfg, exp, results, run
         speed = t.cost["ms_per_sample"] / p.cost["ms_per_sample"]
         verdicts.append(Verdict("speed-up of PIDDM-1 over the teacher (one timed run)", "piddm-1", "teacher",
                                 "ms_per_sample", "ratio", speed, math.nan, math.nan, target=30.0, better="ge"))
-    teacher_s = t_model.info.training.get("elapsed_s")
-    pairs_s = students["piddm-1"][1].info.training.get("pairs_s")
-    costs = [Cost("teacher training", teacher_s, "from its model file"),
-             Cost("teacher pairs", pairs_s, f"{cfg['pairs']} Heun-{cfg['pair_steps']} solves")]
-    costs += [Cost(f"student {sub}", r.elapsed, f"{r.step} steps, stopped by {r.stopped_by}")
-              for sub, r in results.items()]
+    training = {k: m.info.training for k, (_, m) in students.items()}
+    main = training.get("piddm-1") or next(iter(training.values()))
+    costs = [Cost("teacher training", t_model.info.training.get("elapsed_s"), "from its model file"),
+             Cost("teacher pairs", main.get("pairs_s"), f"{main.get('pairs')} Heun-{main.get('pair_steps')} solves")]
+    costs += [Cost(f"training {labels[k]}", t.get("elapsed_s"), f"{t.get('step')} steps") for k, t in training.items()]
     name, res_ = t_model.problem.name, t_model.resolution
-    smoke = "SMOKE RUN (--quick): tiny budgets, numbers say only that the pipeline works. " if exp.quick else ""
-    opts = runs["piddm"]
-    notes = [(f"{smoke}{name} at {res_}², {cfg['samples']} samples per method against the {cfg['samples']}-sample "
-              f"test split of `{data_dir}`, batch {cfg['eval_batch']}, evaluation noise seed {EVAL_SEED}."), "",
-             (f"Students: {opts.pairs} pairs from teacher Heun-{opts.pair_steps}; λ = {opts.lam:g} (warm-up "
-              f"{opts.lam_warmup} steps) for PIDDM, 0 for the ablation; the residual in the loss sees "
-              f"{INPUT_WORDS[opts.inputs]}; boundary weight {opts.boundary_weight:g}.")]
+    n = len(ref.u_test)
+    notes = [(f"{'SMOKE RUN (--quick): tiny budgets, numbers say only that the pipeline works. ' if smoke else ''}"
+              f"{name} at {res_}², {n} samples per method against the {n}-sample {ref.split} split of `{data_dir}`, "
+              f"batch {cfg['eval_batch']}, evaluation noise seed {EVAL_SEED}."), ""]
+    notes += [(f"{labels[k]}: {t.get('pairs')} pairs from teacher Heun-{t.get('pair_steps')}, {t.get('step')} steps; "
+               f"λ = {t.get('lam', 0):g} (warm-up {t.get('lam_warmup')} steps); the residual in the loss sees "
+               f"{INPUT_WORDS.get(t.get('inputs', 'soft'))}; boundary weight {t.get('boundary_weight', 1.0):g}.")
+              for k, t in training.items()]
     after = [("Residual: per-sample RMS of the PDE residual / the model's residual scale (Darcy: a thresholded), "
               "mean ± std over samples. residual / own terms: ||r|| / (||r(a,u) - r(a,0)|| + ||r(a,0)||), which "
               "shrinking a field cannot lower. amplitude: RMS of the field's fluctuation about the training mean / "
@@ -302,6 +318,6 @@ def _comparison(t_model, students, scored, ref, data_dir, cfg, exp, results, run
               "mean / std of u against the test split's (ECI-sampling's metrics); the floor row compares two "
               "disjoint real sets of the same size. Verdicts: paired bootstrap 95 % intervals (samples are paired "
               "by their noise); targets are the distill issue's.")]
-    title = f"{'[SMOKE] ' if exp.quick else ''}piddm distill — {name} {res_}²"
+    title = f"{'[SMOKE] ' if smoke else ''}piddm distill — {name} {res_}²"
     return Comparison("distill", title, _columns(), rows, floor=floors(ref), verdicts=verdicts, costs=costs,
-                      notes=notes, after=after, options=options, provenance={**prov, "smoke": exp.quick})
+                      notes=notes, after=after, options=options, provenance={**prov, "smoke": smoke})

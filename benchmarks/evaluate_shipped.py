@@ -1,0 +1,50 @@
+"""The shipped teacher and student of a problem, compared as ``piddm distill`` compares its own.
+
+Scores the shipped teacher (Heun-18), the shipped student (PIDDM-1) and PIDDM-ref on the test
+split with the harness's metrics (residual beside amplitude and the residual relative to the
+sample's own terms, MMSE/SMSE, paired bootstrap intervals on every ratio, one-off costs from the
+model files). No training: the students are the files in piddm/reference/.
+
+    python benchmarks/evaluate_shipped.py --pde darcy
+
+writes benchmarks/results/shipped_<pde>.{md,json} and shipped_<pde>_panel.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    from piddm.compare.data import evaluation_data
+    from piddm.compare.distill import evaluate_models
+    from piddm.defaults import distill_defaults
+    from piddm.evaluate.scoring import ReferenceSets
+    from piddm.files import atomic_write_json, atomic_write_text
+    from piddm.models import load_model, load_student, reference_model
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pde", required=True)
+    p.add_argument("--data", type=Path, default=None, help="data-set folder [data/<pde>-32, else made]")
+    p.add_argument("--samples", type=int, default=256)
+    args = p.parse_args()
+    teacher = load_model(reference_model(args.pde, "teacher"), "teacher", problem=args.pde)
+    name = teacher.problem.name
+    cfg = distill_defaults(name)
+    cfg["samples"] = args.samples
+    data = evaluation_data(args.data, teacher, args.samples, "benchmarks/evaluate_shipped.py")
+    ref = ReferenceSets(data, args.samples, teacher, split="test")
+    students = {"piddm-1": load_student(reference_model(name, "student"), problem=name)}
+    comparison = evaluate_models(teacher, students, ref, cfg, data_dir=data,
+                                 panel=RESULTS / f"shipped_{name}_panel.png")
+    comparison.title = f"Shipped models — {name} {teacher.resolution}² (test split)"
+    atomic_write_text(RESULTS / f"shipped_{name}.md", comparison.markdown())
+    atomic_write_json(RESULTS / f"shipped_{name}.json", comparison.to_json())
+    print(comparison.markdown())
+
+
+if __name__ == "__main__":
+    main()
