@@ -3,7 +3,9 @@
 Every method's solution file in a run folder (``<method>.nc``: ``piddm.nc``, ``physics.nc``, ...)
 gives one row: the mean ± std over samples of its per-sample metrics, its costs and its command
 (all read from the file: its attributes ``method``, ``task``, ``nfe``, ...; its variables
-``err_a``, ``err_u``, ``residual``, ``coverage_a``, ``coverage_u``, the masks). Every method
+``err_a``, ``err_u``, ``residual``, ``residual_rel``, ``amplitude_u``, the proper scores ``brier_a`` /
+``crps_a`` and ``crps_u``, ``coverage_a``, ``coverage_u`` beside its nominal value for the run's
+number of members, the masks). Every method
 but the physics-only baseline is compared with the baseline on the per-sample error of the
 wanted field (forward: u; inverse: a; reconstruction: both, summed), on the same test samples
 and masks: the reduction 1 - mean(method) / mean(physics-only) with a paired bootstrap 95 %
@@ -25,11 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from piddm.evaluate.bootstrap import check_paired, reduction
+from piddm.evaluate.metrics import nominal_coverage
 from piddm.report.tables import write_table
+from piddm.solve import wanted_fields
 
 RESULTS = Path(__file__).parent / "results"
 
-WANTED = {"forward": ("err_u",), "inverse": ("err_a",), "reconstruction": ("err_a", "err_u")}
 BASELINE = "physics"
 
 
@@ -47,12 +50,12 @@ def method_files(folder: Path) -> dict[str, Path]:
 
 def wanted_error(ds) -> np.ndarray:
     """Per-sample error of the fields the run's task asks for (summed for reconstruction)."""
-    return sum(np.asarray(ds[k].values, dtype=np.float64) for k in WANTED[ds.attrs["task"]])
+    return sum(np.asarray(ds[f"err_{ch}"].values, dtype=np.float64) for ch in wanted_fields(ds.attrs["task"]))
 
 
 def observed(ds) -> str:
     """What was observed, from the masks: e.g. ``a:3%, u:3%`` (mean fraction of pixels per channel)."""
-    parts = [f"{ch}:{100 * frac:.2g}%" for ch in ("a", "u")
+    parts = [f"{ch}:all" if frac == 1 else f"{ch}:{100 * frac:.2g}%" for ch in ("a", "u")
              if (frac := float(np.asarray(ds[f"mask_{ch}"].values, dtype=bool).mean())) > 0]
     return ", ".join(parts) or "nothing"
 
@@ -72,9 +75,17 @@ def method_row(folder: Path, ds) -> dict:
     for k in ("err_a", "err_u"):
         ms = _mean_std(np.asarray(ds[k].values, dtype=np.float64))
         row[f"{k} %"] = "-" if ms is None else f"{100 * ms[0]:.2f} ± {100 * ms[1]:.2f}"
-    for k in ("residual", "coverage_a", "coverage_u"):
+    for k in ("residual", "residual_rel", "amplitude_u", "crps_u"):
         ms = _mean_std(np.asarray(ds[k].values, dtype=np.float64)) if k in ds else None
         row[k] = "-" if ms is None else ms[0]
+    score = "brier_a" if "brier_a" in ds else "crps_a"
+    ms = _mean_std(np.asarray(ds[score].values, dtype=np.float64)) if score in ds else None
+    row["a score"] = "-" if ms is None else f"{ms[0]:.3g} ({score.split('_')[0]})"
+    members = int(ds.sizes.get("member", 1))
+    nominal = nominal_coverage(members)
+    for k in ("coverage_a", "coverage_u"):
+        ms = _mean_std(np.asarray(ds[k].values, dtype=np.float64)) if k in ds else None
+        row[k] = "-" if ms is None else f"{ms[0]:.3f} (nominal {nominal:.3f})"
     return row
 
 
@@ -125,8 +136,9 @@ def main() -> None:
     elif missing := [str(r) for r in [*runs, *args.physics_from] if not (r.is_dir() and method_files(r))]:
         p.error(f"no solution files (<method>.nc) in {', '.join(missing)}")
     rows = gather(runs, args.physics_from)
-    cols = ["run", "observed", "method", "task", "samples", "err_a %", "err_u %", "residual", "coverage_a",
-            "coverage_u", "nfe", "grad_evals", "s_per_sample", "reduction"]
+    cols = ["run", "observed", "method", "task", "samples", "err_a %", "err_u %", "reduction", "residual",
+            "residual_rel", "amplitude_u", "a score", "crps_u", "coverage_a", "coverage_u", "nfe", "grad_evals",
+            "s_per_sample"]
     print(write_table(RESULTS, args.name, args.title, cols, rows, {"runs": [str(r) for r in args.runs]}))
     for r in rows:
         print(f"{r['run']} {r['method']}: {r['command']}")

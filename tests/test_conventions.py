@@ -59,6 +59,7 @@ def test_provenance_records_what_made_an_output():
     json.dumps(prov)  # serialisable
 
 
+@pytest.mark.slow
 def test_cli_lists_problems():
     res = _piddm("problems")
     assert res.returncode == 0

@@ -131,6 +131,7 @@ def test_navier_stokes_file_has_trajectory(tmp_path):
     np.testing.assert_array_equal(data.trajectory[..., -1], data.u)
 
 
+@pytest.mark.slow
 def test_cli_generate_inspect_and_refuse_overwrite(tmp_path):
     args = ["data", "generate", "--pde", "helmholtz", "--n", "20", "--n-val", "4", "--n-test", "4",
             "--resolution", "16", "-o", str(tmp_path / "hh")]
@@ -148,6 +149,7 @@ def test_cli_generate_inspect_and_refuse_overwrite(tmp_path):
     assert (tmp_path / "hh" / "hh-train.h5").read_bytes() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["data", "generate", "--pde", "burgers"], "unknown problem"),
     (["data", "generate", "--pde", "darcy", "--resolution", "4"], "resolution"),

@@ -13,6 +13,8 @@ from pde_bench.torch_data import FieldDataset
 from piddm.edm import Denoiser, fixed_sigma_loss
 from piddm.networks import backbone_config, build_backbone
 
+pytestmark = pytest.mark.slow  # each test runs the command in a subprocess
+
 SCRIPT = Path(__file__).parent / "scripts" / "ddp_train.py"
 
 

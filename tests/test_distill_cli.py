@@ -11,6 +11,8 @@ from piddm.models import load_model
 from piddm.teacher import TeacherOptions, train_teacher
 from piddm.training import TrainConfig
 
+pytestmark = pytest.mark.slow  # each test runs the command in a subprocess
+
 SMALL = ["--pairs", "16", "--pair-steps", "2", "--steps", "3", "--batch", "8", "--eval-samples", "16",
          "--eval-batch", "8", "--refine-steps", "2", "--device", "cpu"]
 

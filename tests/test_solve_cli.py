@@ -9,6 +9,8 @@ from cli_helpers import one_line_error, run_piddm
 
 from piddm.solve.observation import Observation, parse_observe, write_observation
 
+pytestmark = pytest.mark.slow  # each test runs the command in a subprocess
+
 FAST = ["--starts", "2", "--iters", "2", "--physics-iters", "5", "--batch", "2", "--device", "cpu"]
 
 

@@ -9,6 +9,8 @@ from cli_helpers import run_piddm as _piddm
 from pde_bench import InputError
 from piddm.models import load_model
 
+pytestmark = pytest.mark.slow  # each test runs the command in a subprocess
+
 
 @pytest.fixture(scope="module")
 def teacher_run(dataset_dir, tmp_path_factory):

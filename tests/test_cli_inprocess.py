@@ -1,0 +1,102 @@
+"""The ``piddm solve`` and ``piddm distill`` commands in-process (fast): outputs, and the bad inputs of the
+harness issue, each a one-line error before any work that leaves nothing behind."""
+
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+
+def _piddm(monkeypatch, capsys, *args):
+    """Run ``piddm ARGS`` in this process; returns (exit code, stdout, stderr)."""
+    from cli import main
+
+    monkeypatch.setattr(sys, "argv", ["piddm", *map(str, args)])
+    try:
+        main.run()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code or 0
+    finally:
+        main._STATE["debug"] = False
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _one_line(result, *fragments):
+    code, _, err = result
+    lines = [ln for ln in err.splitlines() if ln.startswith("piddm: error:")]
+    assert code == 2 and len(lines) == 1, err
+    for frag in fragments:
+        assert frag in lines[0], lines[0]
+
+
+@pytest.fixture
+def base(tiny_models):
+    _, student, data = tiny_models("darcy")
+    return ["solve", "--pde", "darcy", "--student", student, "--data", data, "--starts", "2", "--iters", "2",
+            "--polish", "2", "--physics-iters", "3", "--device", "cpu", "--max-panels", "1"]
+
+
+def test_solve_in_process_writes_the_comparison(base, tmp_path, monkeypatch, capsys):
+    code, out, err = _piddm(monkeypatch, capsys, *base, "--observe", "u:10%", "--test", "0:2", "--method", "piddm",
+                            "--method", "physics", "-o", tmp_path / "run")
+    assert code == 0, err
+    assert "| PIDDM |" in out and "| physics-only |" in out and "95 % interval" in out
+    for name in ("piddm.nc", "physics.nc", "report.md", "metrics.json", "options.json"):
+        assert (tmp_path / "run" / name).exists(), name
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["--lam", "inf"], ("lam must be finite",)),
+    (["--lam", "nan"], ("lam must be finite",)),
+    (["--obs-noise", "inf"], ("obs_noise must be finite",)),
+    (["--obs-noise", "-1"], ("obs_noise must be finite",)),
+    (["--physics-budget", "-1", "--method", "physics"], ("budget_s", "-1")),
+    (["--physics-budget", "nan", "--method", "physics"], ("budget_s", "nan")),
+    (["--method", "nope"], ("method must be one of",)),
+    (["--starts", "0"], ("starts", ">= 1")),
+])
+def test_bad_settings_fail_before_any_work(base, tmp_path, monkeypatch, capsys, args, fragments):
+    _one_line(_piddm(monkeypatch, capsys, *base, "--observe", "a:3%", "--test", "0:2", *args, "-o", tmp_path / "x"),
+              *fragments)
+    assert not (tmp_path / "x").exists()
+
+
+def _obs_file(path, **arrays):
+    with h5py.File(path, "w") as f:
+        for k, v in arrays.items():
+            f[k] = v
+    return path
+
+
+@pytest.mark.parametrize("arrays,fragments", [
+    ({"mask_u": np.ones((0, 16, 16), np.uint8), "obs_u": np.zeros((0, 16, 16))}, ("(0, 16, 16)", "no data")),
+    ({"mask_u": np.ones((2, 16, 16), np.uint8), "obs_u": np.full((2, 16, 16), 1e39)}, ("obs_u",)),
+    ({"mask_u": np.ones((2, 16, 16), np.uint8), "obs_u": np.zeros((2, 16, 16), complex)}, ("obs_u", "complex")),
+    ({"mask_u": np.ones((2, 16, 16), np.uint8), "obs_u": np.array([[["x"] * 16] * 16] * 2, dtype="S1")}, ("obs_u",)),
+])
+def test_bad_observation_files_fail_before_any_work(base, tmp_path, monkeypatch, capsys, arrays, fragments):
+    path = _obs_file(tmp_path / "obs.h5", **arrays)
+    _one_line(_piddm(monkeypatch, capsys, *base, "--input", path, "-o", tmp_path / "x"), str(path), *fragments)
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_data_file_of_another_split_is_refused(base, tiny_models, tmp_path, monkeypatch, capsys):
+    from pde_bench.datasets import split_files
+
+    _, _, data = tiny_models("darcy")
+    train_file = split_files(data)["train"]
+    args = [a if a != data else train_file for a in base]
+    _one_line(_piddm(monkeypatch, capsys, *args, "--observe", "a:3%", "--test", "0:2", "--split", "test",
+                     "-o", tmp_path / "x"), "'train' split", "'test'")
+    assert not (tmp_path / "x").exists()
+
+
+def test_distill_refuses_bad_settings_in_process(tiny_models, tmp_path, monkeypatch, capsys):
+    teacher, _, data = tiny_models("darcy")
+    base = ["distill", "--pde", "darcy", "--teacher", teacher, "--data", data, "--device", "cpu"]
+    _one_line(_piddm(monkeypatch, capsys, *base, "--lam", "inf", "-o", tmp_path / "x"), "lam must be finite")
+    _one_line(_piddm(monkeypatch, capsys, *base, "--resume", "--overwrite", "-o", tmp_path / "x"), "exclude")
+    assert not (tmp_path / "x").exists()
