@@ -16,6 +16,9 @@ import argparse
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+# The distill issue's acceptance targets: (metric, baseline method id) -> bound (ratio <= bound, or >= for speed).
+TARGETS = {("residual", "teacher"): 0.1, ("residual", "student-lam0"): 0.2, ("mmse", "teacher"): 1.5,
+           ("smse", "teacher"): 1.5, ("ms_per_sample", "teacher"): (30.0, "ge")}
 
 
 def main() -> None:
@@ -39,7 +42,7 @@ def main() -> None:
     ref = ReferenceSets(data, args.samples, teacher, split="test")
     students = {"piddm-1": load_student(reference_model(name, "student"), problem=name)}
     comparison = evaluate_models(teacher, students, ref, cfg, data_dir=data,
-                                 panel=RESULTS / f"shipped_{name}_panel.png")
+                                 panel=RESULTS / f"shipped_{name}_panel.png", targets=TARGETS)
     comparison.title = f"Shipped models — {name} {teacher.resolution}² (test split)"
     atomic_write_text(RESULTS / f"shipped_{name}.md", comparison.markdown())
     atomic_write_json(RESULTS / f"shipped_{name}.json", comparison.to_json())

@@ -123,3 +123,17 @@ def test_a_baseline_from_another_run_must_share_samples_and_masks():
     with pytest.raises(ValueError, match="sample"):
         check_paired(ours, same.assign_coords(sample=np.arange(6) + 1))
     check_paired({"a_true": np.ones(3)}, {"a_true": np.ones(3), "mask_a": np.zeros(3)})
+
+
+def test_ensemble_ratio_basic_interval_is_the_percentile_one_reflected_about_the_estimate():
+    from piddm.evaluate.metrics import ensemble_errors
+
+    rng = np.random.default_rng(3)
+    gen, base, ref = rng.normal(size=(3, 40, 4, 4))
+    stat = lambda g, r: ensemble_errors(g, r)["mmse"]  # noqa: E731
+    est, lo, hi = ensemble_ratio(gen, base, ref, stat, resamples=200, interval="percentile")
+    est_b, lo_b, hi_b = ensemble_ratio(gen, base, ref, stat, resamples=200)
+    assert est_b == est
+    np.testing.assert_allclose([lo_b, hi_b], [2 * est - hi, 2 * est - lo])
+    with pytest.raises(ValueError, match="basic or percentile"):
+        ensemble_ratio(gen, base, ref, stat, resamples=10, interval="bca")

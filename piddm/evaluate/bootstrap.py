@@ -77,7 +77,8 @@ def ratio(ours, base, **kw) -> tuple[float, float, float]:
 
 
 def ensemble_ratio(gen, gen_base, reference, statistic: Callable[[np.ndarray, np.ndarray], float], *,
-                   resamples: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+                   resamples: int = 2000, seed: int = 0, level: float = 0.95,
+                   interval: str = "basic") -> tuple[float, float, float]:
     """statistic(gen, reference) / statistic(gen_base, reference) with a bootstrap interval.
 
     For ensemble statistics such as MMSE or SMSE (``statistic(generated (m, N, N), reference
@@ -85,6 +86,14 @@ def ensemble_ratio(gen, gen_base, reference, statistic: Callable[[np.ndarray, np
     whose samples are paired by index (sample i of both drawn from the same noise). Each
     replicate resamples the generated indices (the same for both methods) and, independently,
     the reference indices, since both sets are finite samples.
+
+    ``interval="basic"`` (the default) gives the basic bootstrap interval [2 t - q_hi, 2 t - q_lo]
+    instead of the percentile one [q_lo, q_hi]. MMSE and SMSE carry a finite-sample bias (the
+    noise of two sample means, the floor of :func:`piddm.evaluate.metrics.ensemble_floor`), and
+    resampling adds that bias once more, which pulls every replicate's ratio toward 1: on 256
+    Darcy samples the percentile interval of an MMSE ratio of 1.6 was [1.02, 1.7], the estimate
+    at its edge. The basic interval corrects for that shift (it assumes t* - t behaves like
+    t - true ratio).
     """
     gen, gen_base = np.asarray(gen), np.asarray(gen_base)
     reference = np.asarray(reference)
@@ -100,7 +109,12 @@ def ensemble_ratio(gen, gen_base, reference, statistic: Callable[[np.ndarray, np
     idx_ref = rng.integers(0, m_ref, size=(resamples, m_ref))
     boot = np.array([statistic(gen[i], reference[j]) / statistic(gen_base[i], reference[j])
                      for i, j in zip(idx, idx_ref)], dtype=np.float64)
-    return _interval(estimate, boot, level)
+    est, lo, hi = _interval(estimate, boot, level)
+    if interval == "basic":
+        return est, 2 * est - hi, 2 * est - lo
+    if interval != "percentile":
+        raise ValueError(f"interval must be basic or percentile, got {interval!r}")
+    return est, lo, hi
 
 
 def check_paired(ours: Mapping, base: Mapping,

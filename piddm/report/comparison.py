@@ -123,11 +123,15 @@ class Comparison:
     def verdict_table(self) -> str:
         if not self.verdicts:
             return ""
-        lines = ["| verdict | estimate [95 % interval] | target | status |", "|---|---|---|---|"]
+        targets = any(v.target is not None for v in self.verdicts)
+        head = ["verdict", "estimate [95 % interval]", *(["target", "status"] if targets else [])]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for v in self.verdicts:
-            target = "" if v.target is None else f"{'≤' if v.better == 'le' else '≥'} {v.target:g}"
-            status = {None: "", True: "met", False: "MISSED"}[v.met]
-            lines.append(f"| {v.name} | {v.text()} | {target} | {status} |")
+            cells = [v.name, v.text()]
+            if targets:
+                cells += ["" if v.target is None else f"{'≤' if v.better == 'le' else '≥'} {v.target:g}",
+                          {None: "", True: "met", False: "MISSED"}[v.met]]
+            lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def cost_line(self) -> str:
