@@ -2,7 +2,7 @@ import pytest
 
 import pde_bench
 
-PROBLEMS = ["darcy", "poisson", "helmholtz", "navier-stokes"]
+PROBLEMS = pde_bench.problem_names()
 
 
 @pytest.fixture(params=PROBLEMS)

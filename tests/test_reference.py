@@ -2,6 +2,7 @@
 
 import pytest
 
+import pde_bench
 from pde_bench import InputError
 from piddm.models import load_model
 from piddm.models import available_references, reference_model, reference_provenance
@@ -31,7 +32,7 @@ def test_a_missing_reference_names_what_exists(tmp_path, monkeypatch):
         reference_model("darcy", "student")
 
 
-@pytest.mark.parametrize("pde", ["darcy", "poisson", "helmholtz", "navier-stokes"])
+@pytest.mark.parametrize("pde", pde_bench.problem_names())
 def test_every_problem_ships_a_student_made_from_its_shipped_teacher(pde):
     from piddm.models import load_student
     from piddm.noise import standard_noise
