@@ -80,16 +80,39 @@ def test_pairs_are_reproducible_and_cached(tmp_path):
     assert read_pairs(path, {"teacher_hash": "abc", "steps": 3}) is None
 
 
-def test_refinement_lowers_the_objective_and_stays_on_the_shell():
-    from piddm.solve.noise_search import refine_noise, to_shell
+def test_shell_parameterisation_keeps_every_start_at_radius_sqrt_d():
+    from piddm.solve.noise_search import to_shell
 
-    torch.manual_seed(0)
-    lin = torch.nn.Conv2d(2, 2, 3, padding=1)
-    target = torch.randn(1, 2, 8, 8)
-    out = refine_noise(lin, torch.randn(4, 2, 8, 8), lambda x: (x - target).pow(2).mean(dim=(1, 2, 3)),
-                       steps=20, lr=0.1)
-    assert out.history[-1] < 0.9 * out.history[0]
-    norms = out.eps.flatten(1).norm(dim=1)
+    z = torch.randn(4, 2, 8, 8) * torch.tensor([0.1, 1.0, 3.0, 10.0])[:, None, None, None]
+    norms = to_shell(z).flatten(1).norm(dim=1)
     assert torch.allclose(norms, torch.full_like(norms, 128**0.5), rtol=1e-5)
-    assert (out.nfe, out.grad_evals) == (21, 20)
-    assert torch.allclose(to_shell(out.eps), out.eps)
+    assert torch.allclose(to_shell(to_shell(z)), to_shell(z))
+
+
+def test_piddm_ref_is_the_noise_search_without_observations_and_lowers_the_residual(generated):
+    """PIDDM-ref: a few Adam steps on eps lowering R(G(eps)) alone, from the evaluation noise of sample i."""
+    import numpy as np
+
+    import pde_bench
+    from pde_bench.torch_data import Normaliser
+    from piddm.noise import standard_noise
+    from piddm.physics import PhysicsLoss
+    from piddm.solve import SolveContext
+    from piddm.solve.noise_search import SolveSettings, solve_noise, to_shell
+    from piddm.solve.observation import Observation
+
+    a, u = generated("poisson", 8, n=3)
+    prob = pde_bench.get_problem("poisson")
+    physics = PhysicsLoss(prob, Normaliser(0.0, float(a.std()), 0.0, float(u.std())), prob.residual_scale(a, u),
+                          float(np.sqrt((u**2).mean())))
+    torch.manual_seed(0)
+    student = torch.nn.Conv2d(2, 2, 3, padding=1).requires_grad_(False)
+    empty = Observation(np.zeros((3, 2, 8, 8), bool), np.zeros((3, 2, 8, 8)))
+    st = SolveSettings(starts=1, iters=20, lam=1.0, lr=0.1, stream="evaluation", seed=1, batch=3)
+    res = solve_noise(SolveContext(physics, student), empty, st)
+    assert (res.loss[:, -1] < 0.9 * res.loss[:, 0]).all()
+    assert (res.nfe, res.grad_evals) == (21, 20)
+    start = standard_noise(3, (2, 8, 8), seed=1, stream="evaluation")  # the evaluation noise of samples 0..2
+    with torch.no_grad():
+        r0 = physics(student(to_shell(start)).double())  # the start, on the shell
+    np.testing.assert_allclose(res.loss[:, 0], r0.numpy(), rtol=1e-4)

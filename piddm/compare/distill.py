@@ -30,7 +30,7 @@ import numpy as np
 
 from pde_bench.conventions import InputError, check_output, provenance
 
-__all__ = ["DISTILL_COLUMNS", "TEACHER_STEPS", "DistillExperiment", "evaluate_distilled", "evaluate_models", "run"]
+__all__ = ["TEACHER_STEPS", "DistillExperiment", "evaluate_distilled", "evaluate_models", "run"]
 
 TEACHER_STEPS = 18
 EVAL_SEED = 1
@@ -266,8 +266,6 @@ def _columns():
             Column("mmse_floor", "MMSE / floor", spread=False), Column("smse", "SMSE", spread=False),
             Column("smse_floor", "SMSE / floor", spread=False)]
 
-
-DISTILL_COLUMNS = _columns
 
 
 def _comparison(t_model, students, scored, ref, data_dir, cfg, smoke, options, prov):

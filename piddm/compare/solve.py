@@ -24,7 +24,7 @@ import numpy as np
 
 from pde_bench.conventions import InputError, atomic_output, check_output, provenance
 
-__all__ = ["SOLVE_COLUMNS", "SolveOptions", "parse_range", "run"]
+__all__ = ["SolveOptions", "parse_range", "run"]
 
 Progress = Callable[[str, int], Callable[[int], None]]
 
@@ -214,8 +214,6 @@ def _columns(problem, truth: set, members: int):
              Column("s_per_sample", "s/sample", "s", False)]
     return cols
 
-
-SOLVE_COLUMNS = _columns  # the solve report's columns for (problem, truth, largest ensemble size)
 
 
 def _comparison(name, res, task, obs, source, scored, settings, options, prov, model):
