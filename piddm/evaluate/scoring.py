@@ -40,7 +40,8 @@ from .metrics import (
     relative_residual,
 )
 
-__all__ = ["SCALE_TOLERANCE", "ReferenceSets", "Scored", "discrete_inputs", "floors", "generation_metrics",
+__all__ = ["SCALE_TOLERANCE", "ReferenceSets", "Scored", "discrete_inputs", "failed_samples", "floors",
+           "generation_metrics",
            "score_solve", "score_student", "score_teacher", "summarise"]
 
 SCALE_TOLERANCE = 0.10  # a data set's stored residual scale may differ this much (relative) from the model's
@@ -85,18 +86,26 @@ class ReferenceSets:
 
 
 def generation_metrics(problem: Problem, a, u, ref: ReferenceSets) -> dict[str, np.ndarray]:
-    """Per-sample physics of generated fields (a raw or finalised): residual, relative residual, bc, amplitudes."""
+    """Per-sample physics of generated fields (a raw or finalised): residual, relative residual, bc, amplitudes.
+
+    A sample with a non-finite value is a failure: its metrics are inf (see :func:`summarise`).
+    """
+    bad = failed_samples(a, u)
+    if bad.any():
+        a, u = np.where(bad[:, None, None], 0.0, a), np.where(bad[:, None, None], 0.0, u)
+        return _fail(generation_metrics(problem, a, u, ref), bad)
     phys = physics_errors(problem, a, u, ref.scale, ref.u_rms)
     n = ref.normaliser
     a_fin = np.asarray(problem.finalize_inputs(torch.as_tensor(np.asarray(a, np.float64))))
     return {"residual": phys["residual_per_sample"], "residual_rel": relative_residual(problem, a, u),
             "bc": phys["bc_per_sample"], "amplitude_a": amplitude_ratio(a_fin, n.mean_a, n.std_a),
-            "amplitude_u": amplitude_ratio(u, n.mean_u, n.std_u)}
+            "amplitude_u": amplitude_ratio(u, n.mean_u, n.std_u), "failed": np.zeros(len(u))}
 
 
 def floors(ref: ReferenceSets) -> dict:
     """Ground-truth physics of the reference set and the finite-sample MMSE/SMSE floor."""
     gt = summarise(generation_metrics(ref.problem, ref.a_test, ref.u_test, ref))[0]
+    gt.pop("failed")
     gt["residual_median"] = float(np.median(physics_errors(ref.problem, ref.a_test, ref.u_test, ref.scale,
                                                            ref.u_rms)["residual_per_sample"]))
     fl = ensemble_floor(ref.u_real, ref.u_test, len(ref.u_test))
@@ -104,14 +113,35 @@ def floors(ref: ReferenceSets) -> dict:
 
 
 def summarise(per_sample: dict[str, np.ndarray]) -> tuple[dict, dict]:
-    """(mean, std) over samples of each per-sample metric, NaNs ignored (None where all are NaN)."""
+    """(mean, std) over samples of each per-sample metric (None where none applies).
+
+    NaN means "does not apply to this sample" (e.g. coverage with no free pixel) and is left out;
+    inf marks a failed sample (:func:`failed_samples`) and is kept, so a method cannot improve
+    its mean by failing on the hard samples: its mean becomes inf.
+    """
     means, stds = {}, {}
     for k, v in per_sample.items():
         v = np.asarray(v, dtype=np.float64)
-        ok = np.isfinite(v)
+        ok = ~np.isnan(v)
         means[k] = float(v[ok].mean()) if ok.any() else None
-        stds[k] = float(v[ok].std()) if ok.any() else None
+        stds[k] = float(v[ok].std()) if ok.any() and np.isfinite(v[ok]).all() else (None if not ok.any() else
+                                                                                     float("inf"))
     return means, stds
+
+
+def failed_samples(*fields: np.ndarray) -> np.ndarray:
+    """(n,) bool: samples whose fields hold a non-finite value (a method's failure, scored as inf)."""
+    bad = np.zeros(len(fields[0]), dtype=bool)
+    for f in fields:
+        bad |= ~np.isfinite(np.asarray(f, dtype=np.float64)).reshape(len(f), -1).all(1)
+    return bad
+
+
+def _fail(per_sample: dict[str, np.ndarray], bad: np.ndarray) -> dict[str, np.ndarray]:
+    """Every metric of a failed sample set to inf (kept by :func:`summarise`); ``failed`` 0/1 added."""
+    out = {k: np.where(bad, np.inf, np.asarray(v, dtype=np.float64)) for k, v in per_sample.items()}
+    out["failed"] = bad.astype(np.float64)
+    return out
 
 
 @dataclass
@@ -140,7 +170,8 @@ def _timed(draw: Callable[..., tuple[np.ndarray, np.ndarray]], n: int, batch: in
 
 
 def _scored(a, u, ref: ReferenceSets, *, nfe: int, grad_evals: int, seconds: float, batch: int) -> Scored:
-    return Scored(a, u, generation_metrics(ref.problem, a, u, ref), ensemble_errors(u, ref.u_test),
+    ensemble = ensemble_errors(u, ref.u_test) if not failed_samples(a, u).any() else {"mmse": np.inf, "smse": np.inf}
+    return Scored(a, u, generation_metrics(ref.problem, a, u, ref), ensemble,
                   {"nfe": nfe, "grad_evals": grad_evals, "ms_per_sample": 1000 * seconds / len(u),
                    "batch": min(batch, len(u))})
 
@@ -185,6 +216,9 @@ def score_solve(physics: PhysicsLoss, result, obs, truth: dict[str, np.ndarray])
     member vote), and for ensembles (K > 1) ``coverage_*`` of ±2 std over unobserved pixels.
     """
     problem, n = physics.problem, physics.normaliser
+    bad = failed_samples(result.a, result.u)
+    if bad.any():  # score the finite samples; the failed ones become inf below
+        result = _finite_copy(result, bad)
     phys = physics_errors(problem, result.a, result.u, physics.scale, physics.u_rms)
     out = {"residual": phys["residual_per_sample"], "residual_rel": relative_residual(problem, result.a, result.u),
            "bc": phys["bc_per_sample"], "amplitude_a": amplitude_ratio(result.a, n.mean_a, n.std_a),
@@ -205,8 +239,21 @@ def score_solve(physics: PhysicsLoss, result, obs, truth: dict[str, np.ndarray])
         else:
             out[f"err_{ch}"] = relative_l2(pred, true)
             out[f"crps_{ch}"] = crps_ensemble(members, true, free)
-        out[f"coverage_{ch}"] = coverage(pred, std, true, free) if result.members > 1 else np.full(size, np.nan)
-    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+        if result.members > 1 and not (ch == "a" and discrete_inputs(problem)):  # Brier scores the two-valued a
+            out[f"coverage_{ch}"] = coverage(pred, std, true, free)
+        else:
+            out[f"coverage_{ch}"] = np.full(size, np.nan)
+    return _fail(out, bad)
+
+
+def _finite_copy(result, bad: np.ndarray):
+    """The result with the fields of failed samples zeroed (their scores are replaced by inf afterwards)."""
+    import dataclasses
+
+    fields = {k: np.where(bad.reshape(-1, *([1] * (v.ndim - 1))), 0.0, v)
+              for k, v in dataclasses.asdict(result).items() if isinstance(v, np.ndarray) and v.shape[:1] == bad.shape
+              and k not in ("loss",)}
+    return dataclasses.replace(result, **fields)
 
 
 def coverage_note(members: int) -> str | None:

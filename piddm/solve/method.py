@@ -38,8 +38,9 @@ class Method:
     """A registry entry: name (also the output file stem), display label, solve function, settings class.
 
     ``time_matched``: the fairness rule of a comparison (DESIGN rule 5). A method without a
-    learned prior gets the wall time per sample that the first method of the comparison measured,
-    unless its settings already carry a ``budget_s``.
+    learned prior gets the wall time per sample that the first method of the comparison that is
+    not time-matched measured (whatever the order asked), unless its settings already carry a
+    ``budget_s``; its settings class must have that field.
     """
 
     name: str
@@ -49,6 +50,10 @@ class Method:
     needs_student: bool = False
     time_matched: bool = False
     describe: Callable[[Any], str] = lambda s: ""
+
+    def __post_init__(self):
+        if self.time_matched and "budget_s" not in {f.name for f in fields(self.settings)}:
+            raise TypeError(f"solve method {self.name!r} is time-matched, so its settings need a budget_s field")
 
     def make_settings(self, problem: str, task: str, overrides: dict | None = None):
         """Settings = the class defaults, then the tuned ones for (problem, task), then ``overrides``; checked."""
