@@ -97,7 +97,7 @@ def test_a_new_solve_method_is_one_module_and_one_registry_line(tiny_models, tmp
     assert row.label == "observed mean" and row.metrics["err_u"] > 0 and row.metrics["amplitude_u"] >= 0
     assert (out / "toy.nc").exists() and (out / "panels" / "toy" / "sample_00000.png").exists()
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["options"]["resolved_settings"]["toy"] == {"shrink": 0.5}
+    assert metrics["options"]["resolved_settings"]["toy"] == {"shrink": 0.5, "fail_first": False}
     assert any(v["baseline"] == "toy" for v in metrics["verdicts"])  # compared with paired intervals
     assert "| observed mean |" in (out / "report.md").read_text()
 
@@ -111,3 +111,44 @@ def test_unknown_settings_fields_are_refused_before_any_work(tiny_models, tmp_pa
         run(SolveOptions(pde="darcy", observe=["u:10%"], test="0:2", student=str(student), data=str(data),
                          out=str(tmp_path / "x"), settings={"piddm": {"stars": 2}}, device="cpu"))
     assert not (tmp_path / "x").exists()
+
+
+def test_a_failed_sample_counts_against_its_method(tiny_models, tmp_path, monkeypatch):
+    import math
+
+    import toy_method
+
+    from piddm.compare.solve import SolveOptions, run
+    from piddm.solve import METHODS
+
+    monkeypatch.setitem(METHODS, toy_method.METHOD.name, toy_method.METHOD)
+    _, student, data = tiny_models("darcy")
+    comparison, _ = run(SolveOptions(pde="darcy", observe=["u:10%"], test="0:3", student=str(student), data=str(data),
+                                     out=str(tmp_path / "run"), methods=["toy"], settings={"toy": {"fail_first": True}},
+                                     max_panels=0, device="cpu"))
+    row = comparison.row("toy")
+    assert row.cost["failed"] == 1 and math.isinf(row.metrics["err_a"]) and math.isinf(row.metrics["residual"])
+
+
+def test_the_baseline_gets_the_learned_methods_time_whatever_the_order(tiny_models, tmp_path):
+    import json
+
+    from piddm.compare.solve import SolveOptions, run
+
+    _, student, data = tiny_models("darcy")
+    comparison, out = run(SolveOptions(pde="darcy", observe=["u:10%"], test="0:2", student=str(student),
+                                       data=str(data), out=str(tmp_path / "run"), methods=["physics", "piddm"],
+                                       settings={"piddm": {"starts": 2, "iters": 2, "polish": 0}}, max_panels=0,
+                                       device="cpu"))
+    assert [r.method for r in comparison.rows] == ["piddm", "physics"]
+    budget = json.loads((out / "options.json").read_text())["resolved_settings"]["physics"]["budget_s"]
+    assert budget == pytest.approx(comparison.row("piddm").cost["s_per_sample"])
+
+
+def test_a_time_matched_method_needs_a_budget_field():
+    import toy_method
+
+    from piddm.solve import Method
+
+    with pytest.raises(TypeError, match="budget_s"):
+        Method(name="x", label="x", solve=toy_method.solve_toy, settings=toy_method.ToySettings, time_matched=True)

@@ -16,6 +16,7 @@ from piddm.solve import Method, SolveResult
 @dataclass
 class ToySettings:
     shrink: float = 1.0  # the filled value is shrink * (observed mean)
+    fail_first: bool = False  # return NaN for the first sample (a method that fails on a hard sample)
 
     def check(self) -> None:
         pass
@@ -33,6 +34,8 @@ def solve_toy(context, obs, settings: ToySettings, sample_ids=None, on_progress=
         count = mask.sum((1, 2))
         mean = np.where(count > 0, (values * mask).sum((1, 2)) / np.maximum(count, 1), means[c])
         fields.append(np.where(mask, values, settings.shrink * mean[:, None, None]))
+    if settings.fail_first:
+        fields[1][0] = np.nan
     if on_progress:
         on_progress(len(obs))
     return SolveResult.single(context.physics.problem, fields[0], fields[1], loss=np.zeros((len(obs), 1)), nfe=0,
