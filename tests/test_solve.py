@@ -216,7 +216,8 @@ def test_solve_starts_are_not_the_distillation_pairs_noise():
 
 
 @pytest.mark.parametrize("field,value", [("lam", float("inf")), ("lam", float("nan")), ("lr", 0.0), ("starts", 0),
-                                         ("optimizer", "sgd"), ("stream", "nope")])
+                                         ("optimizer", "sgd"), ("stream", "nope"),
+                                         ("stream", "pairs")])
 def test_noise_search_settings_are_checked(field, value):
     from pde_bench.conventions import InputError
 

@@ -89,8 +89,9 @@ class SolveSettings:
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"noise search: optimizer must be one of {', '.join(OPTIMIZERS)}, got "
                              f"{self.optimizer!r}")
-        if self.stream not in STREAMS:
-            raise InputError(f"noise search: stream must be one of {', '.join(STREAMS)}, got {self.stream!r}")
+        if self.stream not in STREAMS or self.stream == "pairs":  # the pairs' noise would replay training inputs
+            raise InputError(f"noise search: stream must be one of {', '.join(k for k in STREAMS if k != 'pairs')}, "
+                             f"got {self.stream!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
