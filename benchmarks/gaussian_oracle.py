@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from solve_table import BASELINE, WANTED, method_files, method_row, observed, wanted_error
+from solve_table import BASELINE, method_files, method_row, observed, wanted_error
 
 from pde_bench.conventions import InputError
 from pde_bench.problems import get_problem
@@ -32,6 +32,7 @@ from piddm.evaluate.bootstrap import reduction
 from piddm.evaluate.metrics import coverage, relative_l2
 from piddm.evaluate.oracle import gaussian_posterior, linear_maps
 from piddm.report.tables import write_table
+from piddm.solve import wanted_fields
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -60,7 +61,7 @@ def oracle_run(folder: Path) -> list[dict]:
     errs = {"err_a": relative_l2(post["a"], a_true), "err_u": relative_l2(post["u"], u_true),
             "coverage_a": coverage(post["a"], post["a_std"], a_true, ~mask[:, 0]),
             "coverage_u": coverage(post["u"], post["u_std"], u_true, ~mask[:, 1])}
-    oracle_wanted = sum(errs[k] for k in WANTED[task])
+    oracle_wanted = sum(errs[f"err_{ch}"] for ch in wanted_fields(task))
     seen = observed(first)
     rows = []
     for m, ds in datasets.items():

@@ -203,3 +203,15 @@ def test_from_specs_checks_true_fields(generated):
         Observation.from_specs(spec, a.astype(complex), u)
     with pytest.raises(InputError, match="noise must be a finite number >= 0"):
         Observation.from_specs(spec, a, u, noise=float("inf"))
+
+
+def test_masks_and_observation_noise_do_not_replay_the_data_generators_streams():
+    from pde_bench.random_fields import sample_rng
+    from piddm.solve.observation import _mask
+
+    spec = parse_observe("a:50%")
+    for seed, channel_stream in ((0, 0), (1, 1)):
+        mask = _mask(parse_observe("u:50%") if channel_stream else spec, 16, seed, 3)
+        replay = np.zeros(256, dtype=bool)
+        replay[sample_rng(seed, 3, channel_stream).choice(256, size=128, replace=False)] = True
+        assert not np.array_equal(mask.ravel(), replay)

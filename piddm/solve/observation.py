@@ -29,6 +29,10 @@ __all__ = ["CHANNELS", "MAX_ABS", "Observation", "ObserveSpec", "check_noise", "
 
 CHANNELS = ("a", "u")
 FILE_KEYS = ("mask_a", "obs_a", "mask_u", "obs_u")
+# Random streams of their own (docs/seeds.md): a leading tag keeps masks and observation noise apart from
+# the data generators' streams (pde_bench.random_fields.sample_rng seeds [seed, stream, index]).
+MASK_STREAM = 0x6D61736B  # "mask"
+NOISE_STREAM = 0x6E6F6973  # "nois"
 TRUTH_KEYS = ("a_true", "u_true")
 # Largest magnitude accepted for observed values and true fields (physical units). The solve works
 # in float32 (max 3.4e38) on normalised values and sums their squares: 1e12 leaves ample headroom
@@ -89,7 +93,7 @@ def _mask(spec: ObserveSpec, resolution: int, seed: int, sample: int) -> np.ndar
     if k == total:
         mask[:] = True
     else:
-        rng = np.random.default_rng([int(seed), CHANNELS.index(spec.channel), int(sample)])
+        rng = np.random.default_rng([MASK_STREAM, int(seed), CHANNELS.index(spec.channel), int(sample)])
         mask[rng.choice(total, size=k, replace=False)] = True
     return mask.reshape(resolution, resolution)
 
@@ -168,7 +172,7 @@ class Observation:
         values = np.stack([a, u], axis=1).copy()
         if noise > 0:
             for i in range(n):
-                rng = np.random.default_rng([int(seed if noise_seed is None else noise_seed), 7, start + i])
+                rng = np.random.default_rng([NOISE_STREAM, int(seed if noise_seed is None else noise_seed), start + i])
                 values[i] += noise * rng.standard_normal(values[i].shape)
         return cls(mask, values, (float(noise), float(noise)))
 
