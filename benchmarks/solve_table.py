@@ -84,6 +84,9 @@ def method_row(folder: Path, ds) -> dict:
     members = int(ds.sizes.get("member", 1))
     nominal = nominal_coverage(members)
     for k in ("coverage_a", "coverage_u"):
+        if k == "coverage_a" and "brier_a" in ds:  # a two-valued a: its Brier score, not a Gaussian coverage
+            row[k] = "-"
+            continue
         ms = _mean_std(np.asarray(ds[k].values, dtype=np.float64)) if k in ds else None
         row[k] = "-" if ms is None else f"{ms[0]:.3f} (nominal {nominal:.3f})"
     return row
