@@ -47,7 +47,8 @@ def write_teacher_samples(ckpt: Path | str, out: Path | str, *, n: int = 64, ste
     stats = {f"norm_{k}": v for k, v in asdict(teacher.normaliser).items() if k != "sigma_data"}
     attrs = {**teacher.problem.describe(), "resolution": res, "seed": seed, "split": "samples",
              "sampler": sampler, "steps": steps, "nfe": nfe, "teacher": str(teacher.path),
-             "residual_scale": teacher.info.data.get("residual_scale", 1.0), **stats,
+             **({"residual_scale": teacher.info.data["residual_scale"]} if "residual_scale" in teacher.info.data
+                else {}), **stats,
              "sigma_data": teacher.normaliser.sigma_data, "statistics_from": "teacher training data",
              "provenance": provenance({"ckpt": str(ckpt), "n": n, "steps": steps, "sampler": sampler, "seed": seed})}
     with atomic_output(out, overwrite=overwrite) as tmp:

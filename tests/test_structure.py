@@ -152,3 +152,26 @@ def test_a_time_matched_method_needs_a_budget_field():
 
     with pytest.raises(TypeError, match="budget_s"):
         Method(name="x", label="x", solve=toy_method.solve_toy, settings=toy_method.ToySettings, time_matched=True)
+
+
+def test_a_sample_alone_equals_it_inside_a_batch_with_a_real_unet_student(tiny_models):
+    """Batch independence through the U-Net itself (float32 convolutions at another batch shape)."""
+    import numpy as np
+
+    from pde_bench.loading import load
+    from piddm.models import load_student
+    from piddm.physics import PhysicsLoss
+    from piddm.solve import SolveContext
+    from piddm.solve.noise_search import SolveSettings, solve_noise
+    from piddm.solve.observation import Observation, parse_observe
+
+    _, student_path, data = tiny_models("darcy")
+    student, model = load_student(student_path, problem="darcy")
+    test = load(data, "test")
+    a, u = np.asarray(test.a[:3], float), np.asarray(test.u[:3], float)
+    obs = Observation.from_specs([parse_observe("u:10%")], a, u, seed=0)
+    ctx = SolveContext(PhysicsLoss.for_model(model), student, model)
+    st = dict(starts=2, iters=5, polish=5, lam=0.1)
+    together = solve_noise(ctx, obs, SolveSettings(**st, batch=3), np.arange(3))
+    alone = solve_noise(ctx, obs.subset(slice(1, 2)), SolveSettings(**st, batch=1), np.array([1]))
+    np.testing.assert_allclose(alone.u_members[0], together.u_members[1], rtol=1e-4, atol=1e-6)

@@ -263,9 +263,9 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
             est = bootstrap.reduction(ours, sum(ps[k] for k in wanted))
             verdicts.append(Verdict(f"{' + '.join(wanted)}: {ref_m.label} lower than {m.label} by", ref_m.name, m.name,
                                     "+".join(wanted), "reduction", *est))
-            est = bootstrap.ratio(ref_ps["residual_rel"], ps["residual_rel"])
-            verdicts.append(Verdict(f"residual / own terms: {ref_m.label} / {m.label}", ref_m.name, m.name,
-                                    "residual_rel", "ratio", *est))
+            for key, name in (("residual", "residual"), ("residual_rel", "residual / own terms")):
+                est = bootstrap.ratio(ref_ps[key], ps[key])
+                verdicts.append(Verdict(f"{name}: {ref_m.label} / {m.label}", ref_m.name, m.name, key, "ratio", *est))
     training = model.info.training
     teacher_s = (training.get("teacher_training") or {}).get("elapsed_s")
     costs = [Cost("teacher training", teacher_s, "from the model file"),
