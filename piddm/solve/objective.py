@@ -98,10 +98,11 @@ def optimise(params: torch.Tensor, total: Callable[[], torch.Tensor], *, optimiz
     Adam takes ``iters`` steps of size ``lr`` (one evaluation each). L-BFGS runs as one call of
     up to ``iters`` iterations with a strong-Wolfe line search and unit step (a few evaluations
     per iteration; it stops early once converged): called one iteration at a time it loses its
-    line-search state between calls and stalls. With a ``deadline`` L-BFGS runs with tolerances
-    at round-off (gradient 1e-12, change 1e-16), so a time-matched method uses the budget it is
-    given instead of stopping at torch's default tolerances on a slow stretch; without one, the
-    defaults apply (the polish was tuned with them). ``deadline`` (a ``time.perf_counter()`` value)
+    line-search state between calls and stalls. L-BFGS keeps torch's default tolerances, with or
+    without a deadline: on 100 Darcy inverse test samples, round-off tolerances let the baseline
+    use all of its budget and raised its error of a from 21.5 % to 23.1 % (more optimisation of
+    the same objective moved a away from the truth), so the defaults give the stronger baseline.
+    ``deadline`` (a ``time.perf_counter()`` value)
     stops either optimiser at the first evaluation after it, leaving ``params`` at the best
     point evaluated so far.
     """
@@ -126,9 +127,7 @@ def optimise(params: torch.Tensor, total: Callable[[], torch.Tensor], *, optimiz
         opt = torch.optim.Adam([params], lr=lr)
         steps = iters
     else:
-        strict = {} if deadline is None else {"tolerance_grad": 1e-12, "tolerance_change": 1e-16}
-        opt = torch.optim.LBFGS([params], lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe",
-                                **strict)
+        opt = torch.optim.LBFGS([params], lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe")
         steps = 1
     try:
         for _ in range(steps):
