@@ -87,7 +87,7 @@ def main() -> None:
     ctx = setup("cpu")
     teacher_path = args.teacher or str(reference_model(args.pde, "teacher"))
     teacher = load_model(teacher_path, "teacher", problem=args.pde)
-    ref = ReferenceSets(args.data, args.n, split="val")
+    ref = ReferenceSets(args.data, args.n, teacher, split="val")
     base = {"tag": args.tag, "pairs": args.pairs, "data": args.data, "split": "val", "n": args.n}
 
     def emit(row: dict) -> None:

@@ -32,9 +32,11 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for data in (args.data32, args.data64):
-        ref = ReferenceSets(data, args.n)
-        res = ref.u_test.shape[-1]
+        from pde_bench.loading import load
+
+        res = load(data, "test").u.shape[-1]
         teacher = load_model(args.teacher, "teacher", resolution=res)
+        ref = ReferenceSets(data, args.n, teacher)
         row = teacher_row(teacher, ref, steps=args.steps, batch=64)
         fl = floors(ref)
         rows.append({"resolution": res, "trained_at": teacher.resolution, "nfe": row["nfe"],

@@ -45,11 +45,17 @@ def run(args) -> None:
     from piddm.solve.physics_only import PhysicsSettings, solve_physics_only
     from piddm.models import reference_model
     from piddm.solve.noise_search import SolveSettings, solve_noise
-    from piddm.report.solution import sample_metrics, summary_row
+    from piddm.evaluate.scoring import score_solve, summarise
+    from piddm.solve import SolveContext
 
     net, model = load_student(args.student or reference_model(args.pde, "student"), problem=args.pde)
-    t = model.info.training
     physics = PhysicsLoss.for_model(model)
+    ctx = SolveContext(physics, net, model)
+
+    def summary_row(method, task, res):
+        means, _ = summarise({k: v for k, v in score_solve(physics, res, obs, truth).items() if k != "failed"})
+        return {"method": method, "task": task, "samples": args.n, "nfe": res.nfe, "grad_evals": res.grad_evals,
+                "s_per_sample": res.seconds_per_sample, **means}
     ds = load(args.data or Path("data") / f"{model.problem.name}-{model.resolution}", "val")
     a, u = np.asarray(ds.a[:args.n], np.float64), np.asarray(ds.u[:args.n], np.float64)
     truth = {"a": a, "u": u}
@@ -61,9 +67,8 @@ def run(args) -> None:
         grid = itertools.product(args.piddm_lam, args.piddm_lr, args.polish)
         for lam, lr, polish in grid if "piddm" in args.methods else ():
             st = SolveSettings(starts=args.starts, iters=args.iters, lam=lam, lr=lr, polish=polish, batch=args.n)
-            res = solve_noise(net, physics, obs, st)
-            m = sample_metrics(model.problem, res, obs, truth, physics.scale, physics.u_rms)
-            row = {**summary_row("PIDDM", task, m, res, samples=args.n, batch=args.n), "pde": model.problem.name,
+            res = solve_noise(ctx, obs, st)
+            row = {**summary_row("PIDDM", task, res), "pde": model.problem.name,
                    "starts": args.starts, "iters": args.iters, "cap": args.iters, "lam": lam, "lr": lr,
                    "polish": polish}
             row["score"] = score(task, row)
@@ -73,10 +78,9 @@ def run(args) -> None:
                 if c["lam"] in args.physics_lam and c["regulariser"] in args.regularisers]
         for cfg in grid if "physics" in args.methods else ():
             st = PhysicsSettings(iters=args.physics_iters, lr=args.physics_lr, budget_s=float(np.median(budget)),
-                                 batch=args.n, **cfg)
-            res = solve_physics_only(physics, obs, st)
-            m = sample_metrics(model.problem, res, obs, truth, physics.scale, physics.u_rms, ensemble=False)
-            row = {**summary_row("physics-only", task, m, res, samples=args.n, batch=args.n),
+                                 **cfg)
+            res = solve_physics_only(ctx, obs, st)
+            row = {**summary_row("physics-only", task, res),
                    "pde": model.problem.name, "iters": res.extra["evaluations"][0], "cap": args.physics_iters,
                    "budget_s": st.budget_s, "lr": args.physics_lr, **cfg}
             row["score"] = score(task, row)

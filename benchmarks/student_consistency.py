@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from piddm.distill import load_student
+from piddm.models import load_student
 from piddm.student import sample_student
 
 

@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     args = parser.parse_args()
     teacher = load_model(args.teacher, "teacher")
-    ref = ReferenceSets(args.data, args.n)
+    ref = ReferenceSets(args.data, args.n, teacher)
     rows = []
     for steps in args.steps:
         row = teacher_row(teacher, ref, steps=steps, batch=args.batch)

@@ -40,8 +40,8 @@ from .metrics import (
     relative_residual,
 )
 
-__all__ = ["SCALE_TOLERANCE", "ReferenceSets", "Scored", "discrete_inputs", "failed_samples", "floors",
-           "generation_metrics",
+__all__ = ["SCALE_TOLERANCE", "ReferenceSets", "Scored", "discrete_inputs", "evaluate_fields", "failed_samples",
+           "flat_row", "floors", "generation_metrics", "teacher_row",
            "score_solve", "score_student", "score_teacher", "summarise"]
 
 SCALE_TOLERANCE = 0.10  # a data set's stored residual scale may differ this much (relative) from the model's
@@ -71,7 +71,7 @@ class ReferenceSets:
         if prob.name != self.problem.name or dict(prob.params) != dict(self.problem.params):
             raise InputError(f"{test.path}: data of {self.problem.name} {dict(self.problem.params)}, the model is "
                              f"{prob.name} {dict(prob.params)}")
-        if test.u.shape[-1] != model.resolution:
+        if test.u.shape[-1] != model.resolution and model.info.backbone.get("backbone") != "fno":
             raise InputError(f"{test.path}: data at {test.u.shape[-1]}^2, the model was trained at "
                              f"{model.resolution}^2")
         self.a_test, self.u_test = test.a[:n].astype(np.float64), test.u[:n].astype(np.float64)
@@ -260,3 +260,23 @@ def coverage_note(members: int) -> str | None:
     """The nominal value printed beside a coverage: what K exact posterior samples would give."""
     nominal = nominal_coverage(members)
     return None if not np.isfinite(nominal) else f"nominal {nominal:.3f}"
+
+
+def flat_row(label: str, scored: Scored) -> dict:
+    """A scored generator as one flat dict (means over samples, costs, MMSE/SMSE): a benchmark table row."""
+    per_sample = {k: v for k, v in scored.per_sample.items() if k != "failed"}
+    means, _ = summarise(per_sample)
+    return {"method": label, **scored.cost, **means, "residual_median": float(np.nanmedian(per_sample["residual"])),
+            **scored.ensemble, "failed": int(np.sum(scored.per_sample["failed"]))}
+
+
+def teacher_row(teacher: LoadedModel, ref: ReferenceSets, *, steps: int = 18, sampler: str = "heun", **kwargs) -> dict:
+    """:func:`score_teacher` as a flat row labelled ``teacher Heun-18`` (or the sampler and steps asked)."""
+    return flat_row(f"teacher {sampler.capitalize()}-{steps}", score_teacher(teacher, ref, steps=steps,
+                                                                              sampler=sampler, **kwargs))
+
+
+def evaluate_fields(label: str, a, u, ref: ReferenceSets, *, nfe: int, grad_evals: int = 0, seconds: float,
+                    batch: int) -> dict:
+    """Generated physical fields (a raw or finalised) scored as a flat row, with the given costs."""
+    return flat_row(label, _scored(a, u, ref, nfe=nfe, grad_evals=grad_evals, seconds=seconds, batch=batch))
