@@ -51,13 +51,6 @@ def progress_bar(description: str, total: int):
 
 
 @contextlib.contextmanager
-def task_bars():
-    """Yield ``add(description, total) -> advance(n)``: several bars, one after another, on stderr."""
-    with Progress(*_COLUMNS, console=stderr, transient=False) as bar:
-        yield lambda description, total: _advancer(bar, description, total)
-
-
-@contextlib.contextmanager
 def training_bar(description: str, total: int):
     """Yield ``update(step, total, info)`` for a training loop: step count, loss, rate and ETA."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -7,21 +7,14 @@ Every way of answering a task is one module (a settings dataclass and a ``solve`
 
 from __future__ import annotations
 
-from pde_bench.conventions import InputError
-
 from . import noise_search, physics_only
 from .method import Method, SolveContext, tuning_task, wanted_fields
 from .result import SolveResult
 
-__all__ = ["METHODS", "Method", "SolveContext", "SolveResult", "get_method", "tuning_task", "wanted_fields"]
+__all__ = ["METHODS", "Method", "SolveContext", "SolveResult", "tuning_task", "wanted_fields"]
 
 METHODS: dict[str, Method] = {
     noise_search.METHOD.name: noise_search.METHOD,
     physics_only.METHOD.name: physics_only.METHOD,
 }
 
-
-def get_method(name: str) -> Method:
-    if name not in METHODS:
-        raise InputError(f"unknown solve method {name!r}; expected one of {', '.join(METHODS)}")
-    return METHODS[name]

@@ -47,7 +47,6 @@ class Method:
     label: str
     solve: Callable
     settings: type
-    needs_student: bool = False
     time_matched: bool = False
     describe: Callable[[Any], str] = lambda s: ""
 

@@ -205,5 +205,5 @@ def _describe(s: SolveSettings) -> str:
             + (f"; then up to {s.polish} L-BFGS iterations on each sample's member fields" if s.polish else ""))
 
 
-METHOD = Method(name="piddm", label="PIDDM", solve=solve_noise, settings=SolveSettings, needs_student=True,
+METHOD = Method(name="piddm", label="PIDDM", solve=solve_noise, settings=SolveSettings,
                 describe=_describe)
