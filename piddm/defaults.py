@@ -7,7 +7,7 @@ only (DESIGN rule 7).
 
 from __future__ import annotations
 
-__all__ = ["DISTILL", "DISTILL_BY_PROBLEM", "DISTILL_QUICK", "SOLVE_TUNED", "distill_defaults", "tuned"]
+__all__ = ["DISTILL", "DISTILL_BY_PROBLEM", "DISTILL_QUICK", "SOLVE_TUNED", "SOLVE_UNTUNED", "distill_defaults", "tuned"]
 
 # piddm distill. Chosen by measurement on the validation split: benchmarks/results/distill_tuning.md.
 DISTILL = {"pairs": 2048, "pair_steps": 10, "steps": 500, "lam": 0.1, "lam_warmup": 200, "batch": 64, "lr": 1e-4,
@@ -54,14 +54,20 @@ for _pde in ("darcy", "poisson"):
 SOLVE_TUNED: dict[str, dict[tuple[str, str], dict]] = {"piddm": _PIDDM, "physics": _PHYSICS}
 
 
+# A method's settings where no (problem, task) entry is tuned and its class default belongs to a sibling entry:
+# the mean of k nearest shares nearest's settings class (k = 1) and starts from k = 8.
+SOLVE_UNTUNED: dict[str, dict] = {"nearest-k": {"k": 8}}
+
+
 def tuned(method: str, problem: str, task: str) -> dict:
     """The tuned settings of ``method`` for (problem, task); forward-full falls back to forward's."""
     table = SOLVE_TUNED.get(method, {})
+    base = dict(SOLVE_UNTUNED.get(method, {}))
     if (problem, task) in table:
-        return dict(table[(problem, task)])
+        return {**base, **table[(problem, task)]}
     if task == "forward-full":
-        return dict(table.get((problem, "forward"), {}))
-    return {}
+        return {**base, **table.get((problem, "forward"), {})}
+    return base
 
 
 def distill_defaults(problem: str, quick: bool = False) -> dict:

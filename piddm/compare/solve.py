@@ -100,14 +100,16 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
     from ..physics import PhysicsLoss
     from ..solve import METHODS, SolveContext, tuning_task
     from ..solve.observation import Observation, parse_observe, read_observation
+    from ..solve.train_split import split_fields
     from pde_bench import get_problem
 
     opts.check()
     name = get_problem(opts.pde).name
     specs = [parse_observe(s) for s in opts.observe]
     methods = [METHODS[m] for m in dict.fromkeys(opts.methods)]
-    # the fairness rule: methods without a learned prior run after, and within the time of, the first one with it
-    methods = [m for m in methods if not m.time_matched] + [m for m in methods if m.time_matched]
+    # the fairness rule: time-matched methods run after, and within the time of, the first generative one;
+    # the Bayes limit (a bound) is reported last
+    methods = sorted(methods, key=lambda m: (m.role == "bound", m.time_matched, m.role != "generative"))
     device = resolve_device(opts.device)
     student, model = load_student(opts.student or reference_model(name, "student"), problem=name, device=device)
     res = model.resolution
@@ -141,50 +143,39 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
                                  f"hold 16 val samples; give a data set with more")
         data_dir = evaluation_data(Path(opts.data) if opts.data else None, model, int(ids[-1]) + 1,
                                    "piddm solve", progress)
-        truth = _split_fields(data_dir, opts.split, model, ids)
+        truth = split_fields(data_dir, opts.split, model, ids)
+        truth.pop("path")
         obs = Observation.from_specs(specs, truth["a"], truth["u"], seed=opts.mask_seed, start=int(ids[0]),
                                      noise=opts.obs_noise)
         source = f"{data_dir} ({opts.split} {ids[0]}:{ids[-1] + 1})"
-    context = SolveContext(physics=PhysicsLoss.for_model(model), student=student, model=model, device=device)
+    train = None
+    if any(m.needs_train for m in methods):
+        from ..solve.train_split import TrainSplit
+        from .data import evaluation_data
+
+        train_dir = data_dir if opts.input_file is None else evaluation_data(
+            Path(opts.data) if opts.data else None, model, 1, "piddm solve", progress)
+        train = TrainSplit(train_dir, model)
+        train.fields()  # read and checked before any method runs
+    context = SolveContext(physics=PhysicsLoss.for_model(model), student=student, model=model, device=device,
+                           train=train)
     options = {**asdict(opts), "pde": name, "task": task, "source": source, "student": str(model.path)}
     prov = provenance({**options, "device": str(device)})
     with atomic_output(out, overwrite=opts.overwrite) as tmp:
         tmp.mkdir(parents=True)
         scored = []
         for m in methods:
-            reference = next((r.seconds_per_sample for q, r, _ in scored if not q.time_matched), None)
+            reference = next((r.seconds_per_sample for q, r, _ in scored if q.role == "generative"),
+                             next((r.seconds_per_sample for q, r, _ in scored if not q.time_matched), None))
             s = m.fair(settings[m.name], reference)
             bar = progress(f"{m.label} ({task})", len(obs)) if progress else None
             result = m.solve(context, obs, s, ids, bar)
             scored.append((m, result, _score_and_save(tmp, m, s, result, context, obs, truth, ids, task, prov,
                                                       opts.max_panels, progress)))
         options["resolved_settings"] = {k: v.to_dict() for k, v in settings.items()}  # budgets as given
-        comparison = _comparison(name, res, task, obs, source, scored, settings, options, prov, model)
+        comparison = _comparison(name, res, task, obs, source, scored, settings, options, prov, model, train)
         comparison.write(tmp)
     return comparison, out
-
-
-def _split_fields(data_dir: Path, split: str, model, ids) -> dict[str, np.ndarray]:
-    """True (a, u) of the asked samples, after checking the data fit the model."""
-    from pde_bench.loading import load
-
-    ds = load(data_dir, split)
-    prob = ds.problem
-    if prob.name != model.problem.name or dict(prob.params) != dict(model.problem.params):
-        raise InputError(f"{ds.path}: data of {prob.name} {dict(prob.params)}, the student is "
-                         f"{model.problem.name} {dict(model.problem.params)}")
-    if ds.u.shape[-1] != model.resolution:
-        raise InputError(f"{ds.path}: data at {ds.u.shape[-1]}^2, the student works at {model.resolution}^2")
-    if ids[-1] >= len(ds.u):
-        raise InputError(f"samples {ids[0]}:{ids[-1] + 1}: the {split} split of {data_dir} has {len(ds.u)} samples")
-    from ..evaluate.scoring import SCALE_TOLERANCE
-    from ..physics import PhysicsLoss
-
-    ours, stored = PhysicsLoss.for_model(model).scale, float(ds.attrs.get("residual_scale", "nan"))
-    if not abs(stored - ours) <= SCALE_TOLERANCE * ours:
-        raise InputError(f"{ds.path}: stored residual scale {stored:.4g} differs from the model's {ours:.4g} by more "
-                         f"than {100 * SCALE_TOLERANCE:.0f} %: not the model's data")
-    return {"a": np.asarray(ds.a[ids], dtype=np.float64), "u": np.asarray(ds.u[ids], dtype=np.float64)}
 
 
 def _score_and_save(folder: Path, method, settings, result, context, obs, truth, ids, task, prov, max_panels,
@@ -210,7 +201,23 @@ def _score_and_save(folder: Path, method, settings, result, context, obs, truth,
     return per_sample
 
 
-def _columns(problem, truth: set, members: int):
+def _chain_note(label: str, extra: dict) -> str:
+    """One line of MCMC diagnostics: acceptance, split R-hat (max over pixels; worst sample), bulk ESS."""
+    acc = np.asarray(extra["acceptance"])
+    parts = [f"{label} chains: acceptance {acc.mean():.2f} (range {acc.min():.2f}-{acc.max():.2f})"]
+    for ch in ("a", "u"):
+        r = np.asarray(extra.get(f"rhat_{ch}", []), np.float64)
+        e = np.asarray(extra.get(f"ess_{ch}", []), np.float64)
+        if r.size:
+            parts.append(f"split R-hat of {ch} (max over unobserved pixels): median over samples {np.median(r):.3f}, "
+                         f"worst {r.max():.3f}, {int((r <= 1.05).sum())} of {r.size} samples <= 1.05; "
+                         f"bulk ESS of {ch} (min over pixels): median {np.median(e):.0f}")
+    if "solves" in extra:
+        parts.append(f"{float(np.mean(extra['solves'])):.0f} solver calls per sample")
+    return "; ".join(parts) + "."
+
+
+def _columns(problem, truth: set, members: int, bound=None):
     from ..evaluate.scoring import discrete_inputs
     from ..report import Column
 
@@ -230,42 +237,69 @@ def _columns(problem, truth: set, members: int):
     if members > 1:
         cols += [Column(f"coverage_{ch}", f"coverage {ch}", spread=False) for ch in ("a", "u")
                  if ch in truth and not (ch == "a" and discrete_inputs(problem))]
+    if bound is not None:
+        cols.append(Column("over_bound", f"err / {bound.label}", spread=False))
     cols += [Column("nfe", "NFE", "int", False), Column("grad_evals", "grad evals", "int", False),
              Column("s_per_sample", "s/sample", "s", False), Column("failed", "failed", "int", False)]
     return cols
 
 
 
-def _comparison(name, res, task, obs, source, scored, settings, options, prov, model):
+def _verdicts(scored, wanted, wanted_err, bound) -> list:
+    """Paired bootstrap verdicts: the first method against the best baseline (lowest mean wanted error), then
+    against every other row; every method's wanted error as a ratio to the Bayes limit's."""
     from ..evaluate import bootstrap
+    from ..report import Verdict
+
+    what = " + ".join(wanted)
+    ref_m, _, ref_ps = scored[0]
+    baselines = [m for m, _, _ in scored[1:] if m.role == "baseline"]
+    best = min(baselines, key=lambda m: float(np.mean(wanted_err[m.name])), default=None)
+    others = ([best] if best else []) + [m for m, _, _ in scored[1:] if m is not best]
+    out = []
+    for m in others:
+        ps = next(p for q, _, p in scored if q is m)
+        lead = "best baseline, " if m is best else ""
+        est = bootstrap.reduction(wanted_err[ref_m.name], wanted_err[m.name])
+        out.append(Verdict(f"{what}: {ref_m.label} lower than {lead}{m.label} by", ref_m.name, m.name,
+                           "+".join(wanted), "reduction", *est))
+        if m.role == "bound":
+            continue
+        for key, name in (("residual", "residual"), ("residual_rel", "residual / own terms")):
+            est = bootstrap.ratio(ref_ps[key], ps[key])
+            out.append(Verdict(f"{name}: {ref_m.label} / {m.label}", ref_m.name, m.name, key, "ratio", *est))
+    if bound is not None:
+        for m, _, _ in scored:
+            if m is not bound:
+                est = bootstrap.ratio(wanted_err[m.name], wanted_err[bound.name])
+                out.append(Verdict(f"{what}: {m.label} / {bound.label}", m.name, bound.name, "+".join(wanted),
+                                   "ratio", *est))
+    return out
+
+
+def _comparison(name, res, task, obs, source, scored, settings, options, prov, model, train=None):
     from ..evaluate.scoring import coverage_note, summarise
-    from ..report import Comparison, Cost, Row, Verdict
+    from ..report import Comparison, Cost, Row
     from ..solve import wanted_fields
 
+    truth_keys = {k[4:] for k in scored[0][2] if k.startswith("err_")}
+    wanted = [f"err_{ch}" for ch in wanted_fields(task) if ch in truth_keys]
+    wanted_err = {m.name: sum(ps[k] for k in wanted) for m, _, ps in scored} if wanted else {}
+    bound = next((m for m, _, _ in scored if m.role == "bound"), None)
     rows = []
     for m, result, per_sample in scored:
         per_sample = dict(per_sample)
         failed = int(per_sample.pop("failed").sum())
         means, stds = summarise(per_sample)
+        if bound is not None and wanted:
+            means["over_bound"] = float(np.mean(wanted_err[m.name]) / np.mean(wanted_err[bound.name]))
         notes = {f"coverage_{ch}": coverage_note(result.members) for ch in ("a", "u")} if result.members > 1 else {}
         rows.append(Row(m.name, m.label, metrics=means, spread=stds, notes=notes,
                         cost={"nfe": result.nfe, "grad_evals": result.grad_evals,
                               "s_per_sample": result.seconds_per_sample,
                               "batch": getattr(settings[m.name], "batch", 1), "members": result.members,
                               "failed": failed}))
-    truth_keys = {k[4:] for k in scored[0][2] if k.startswith("err_")}
-    verdicts = []
-    wanted = [f"err_{ch}" for ch in wanted_fields(task) if ch in truth_keys]
-    if wanted and len(scored) > 1:
-        ref_m, _, ref_ps = scored[0]
-        ours = sum(ref_ps[k] for k in wanted)
-        for m, _, ps in scored[1:]:
-            est = bootstrap.reduction(ours, sum(ps[k] for k in wanted))
-            verdicts.append(Verdict(f"{' + '.join(wanted)}: {ref_m.label} lower than {m.label} by", ref_m.name, m.name,
-                                    "+".join(wanted), "reduction", *est))
-            for key, name in (("residual", "residual"), ("residual_rel", "residual / own terms")):
-                est = bootstrap.ratio(ref_ps[key], ps[key])
-                verdicts.append(Verdict(f"{name}: {ref_m.label} / {m.label}", ref_m.name, m.name, key, "ratio", *est))
+    verdicts = _verdicts(scored, wanted, wanted_err, bound) if wanted and len(scored) > 1 else []
     training = model.info.training
     teacher_s = (training.get("teacher_training") or {}).get("elapsed_s")
     costs = [Cost("teacher training", teacher_s, "from the model file"),
@@ -273,7 +307,15 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
              Cost("student training", training.get("elapsed_s"), f"{training.get('step', '?')} steps")]
     observed = ", ".join(f"{ch}: {100 * obs.fraction(ch):.2f} % of pixels" for ch in ("a", "u") if obs.fraction(ch) > 0)
     noise = "noise-free (imposed exactly)" if obs.noise[0] == 0 else f"noise std {obs.noise[0]:g}"
+    for m, result, _ in scored:
+        costs += [Cost(item, seconds, note) for item, seconds, note in result.extra.get("one_off", [])]
     notes = [f"{len(obs)} samples from {source}; observed {observed}; {noise}."]
+    fitted = [(m, r) for m, r, _ in scored if m.needs_train]
+    if fitted and train is not None:
+        used = max(int(r.extra.get("train_samples", 0)) or len(train.fields()[0]) for _, r in fitted)
+        teacher = model.info.data
+        notes.append(f"{', '.join(m.label for m, _ in fitted)}: fitted on the training split {train.describe(used)}; "
+                     f"the teacher was trained on {teacher.get('n_train', '?')} samples of {teacher.get('path', '?')}.")
     after = [("err: relative L2 of the prediction (ensemble mean) against the truth (Darcy a: error rate of the "
               "thresholded a); mean ± std over samples. residual: normalised PDE residual of the prediction (a "
               "finalised; DESIGN rule 3); residual / own terms: ||r|| / (||r(a,u) - r(a,0)|| + ||r(a,0)||), which "
@@ -284,11 +326,14 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
               "prediction ± 2 std, beside its nominal value for K exact posterior samples. NFE / grad evals per "
               "sample (all members). Verdicts: paired bootstrap 95 % intervals over the samples."), ""]
     after += [f"{m.label}: {m.describe(settings[m.name])}." for m, _, _ in scored]
+    for m, result, _ in scored:
+        if "rhat_u" in result.extra:  # MCMC chains: their diagnostics beside the numbers they made
+            after.append(_chain_note(m.label, result.extra))
     for m, result, _ in scored:  # a time-matched method that overran its budget is said, not hidden
         budget = getattr(settings[m.name], "budget_s", None)
         if budget and result.seconds_per_sample > 1.2 * budget + 0.5:
             after.append(f"{m.label} took {result.seconds_per_sample:.2f} s per sample, over its budget of "
                          f"{budget:.2f} s.")
-    columns = _columns(model.problem, truth_keys, max(r.members for _, r, _ in scored))
+    columns = _columns(model.problem, truth_keys, max(r.members for _, r, _ in scored), bound)
     return Comparison("solve", f"piddm solve — {name} {res}², {task}", columns, rows,
                       verdicts=verdicts, costs=costs, notes=notes, after=after, options=options, provenance=prov)

@@ -7,14 +7,23 @@ Every way of answering a task is one module (a settings dataclass and a ``solve`
 
 from __future__ import annotations
 
-from . import noise_search, physics_only
+from . import bayes, kriging, nearest, noise_search, physics_only
+from .then_solver import then_solver
 from .method import Method, SolveContext, tuning_task, wanted_fields
 from .result import SolveResult
 
 __all__ = ["METHODS", "Method", "SolveContext", "SolveResult", "tuning_task", "wanted_fields"]
 
-METHODS: dict[str, Method] = {
-    noise_search.METHOD.name: noise_search.METHOD,
-    physics_only.METHOD.name: physics_only.METHOD,
-}
+METHODS: dict[str, Method] = {m.name: m for m in (
+    noise_search.METHOD,
+    then_solver(noise_search.METHOD),
+    physics_only.METHOD,
+    kriging.METHOD,
+    then_solver(kriging.METHOD),
+    nearest.METHOD,
+    then_solver(nearest.METHOD),
+    nearest.METHOD_K,
+    then_solver(nearest.METHOD_K),
+    bayes.METHOD,
+)}
 

@@ -9,7 +9,7 @@ live in :mod:`piddm.defaults`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,9 @@ from pde_bench.conventions import InputError
 
 from ..physics import PhysicsLoss
 
-__all__ = ["Method", "SolveContext", "tuning_task", "wanted_fields"]
+__all__ = ["ROLES", "Method", "SolveContext", "tuning_task", "wanted_fields"]
+
+ROLES = ("generative", "baseline", "bound")
 
 
 @dataclass
@@ -31,6 +33,14 @@ class SolveContext:
     student: Callable[[torch.Tensor], torch.Tensor] | None = None
     model: Any = None
     device: torch.device = torch.device("cpu")
+    train: Any = None  # a TrainSplit (piddm.solve.train_split) for the methods fitted on the training split
+    cache: dict = field(default_factory=dict)  # fits shared by the methods of one comparison (e.g. a covariance)
+
+    def training(self, max_samples: int | None = None):
+        """(a, u) of the training split (physical, float64); an InputError when the comparison gave none."""
+        if self.train is None:
+            raise InputError("this method is fitted on the training split, and no data set with one was given")
+        return self.train.fields(max_samples)
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,12 @@ class Method:
     learned prior gets the wall time per sample that the first method of the comparison that is
     not time-matched measured (whatever the order asked), unless its settings already carry a
     ``budget_s``; its settings class must have that field.
+
+    ``role``: ``generative`` (uses the learned prior), ``baseline`` (no network, or one trained for
+    the task; reports compare the generative rows with the best of these) or ``bound`` (the Bayes
+    limit: knows the data generator, no practical method can use it; reported last).
+    ``needs_train``: fitted on the comparison's training split (:attr:`SolveContext.train`).
+    ``tuned_as``: the method whose tuned settings it takes (a variant such as "then the solver").
     """
 
     name: str
@@ -49,8 +65,13 @@ class Method:
     settings: type
     time_matched: bool = False
     describe: Callable[[Any], str] = lambda s: ""
+    role: str = "baseline"
+    needs_train: bool = False
+    tuned_as: str | None = None
 
     def __post_init__(self):
+        if self.role not in ROLES:
+            raise TypeError(f"solve method {self.name!r}: role must be one of {', '.join(ROLES)}, got {self.role!r}")
         if self.time_matched and "budget_s" not in {f.name for f in fields(self.settings)}:
             raise TypeError(f"solve method {self.name!r} is time-matched, so its settings need a budget_s field")
 
@@ -64,7 +85,7 @@ class Method:
         if unknown:
             raise InputError(f"{self.name} settings: unknown field(s) {', '.join(unknown)}; expected some of "
                              f"{', '.join(sorted(names))}")
-        settings = self.settings(**{**tuned(self.name, problem, task), **overrides})
+        settings = self.settings(**{**tuned(self.tuned_as or self.name, problem, task), **overrides})
         settings.check()
         return settings
 

@@ -206,4 +206,4 @@ def _describe(s: SolveSettings) -> str:
 
 
 METHOD = Method(name="piddm", label="PIDDM", solve=solve_noise, settings=SolveSettings,
-                describe=_describe)
+                describe=_describe, role="generative")

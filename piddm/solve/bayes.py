@@ -1,0 +1,130 @@
+"""The Bayes limit: the posterior of the data generator itself, the floor no method beats on average.
+
+Every problem's input is a known map of standard normals xi (its generator), and u = solve(a).
+Given the observed pixels, the posterior mean of (a, u) is the minimum mean-squared-error
+estimate: no method, learned or not, has a lower expected squared error on this data.
+
+- Poisson and Helmholtz (linear, Gaussian a): the exact Gaussian posterior
+  (:func:`piddm.evaluate.oracle.gaussian_posterior`), with exact posterior draws as members.
+- Darcy (a = threshold of a Gaussian field) and Navier–Stokes (w0 Gaussian, u = w(T) through the
+  nonlinear flow): preconditioned Crank–Nicolson MCMC over xi with the likelihood of the observed
+  pixels through the numerical solver (:func:`piddm.evaluate.mcmc.pcn_posterior`); exact
+  observations get a small likelihood std (``likelihood_std`` × the channel's prior std) whose
+  limit is the exact posterior. The chains' diagnostics (acceptance, split R-hat, bulk ESS) go
+  into the result's ``extra`` and the report.
+
+It knows the generator's covariance, as no practical method does: a bound, reported last.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from pde_bench.conventions import InputError
+from pde_bench.problems.screened_poisson import ScreenedPoisson
+
+from .method import Method, SolveContext
+from .objective import impose
+from .observation import Observation
+from .result import SolveResult
+
+__all__ = ["METHOD", "BayesSettings", "solve_bayes"]
+
+
+@dataclass
+class BayesSettings:
+    members: int = 8  # posterior draws returned per sample (CRPS, Brier, coverage)
+    seed: int = 0
+    # pCN MCMC (Darcy, Navier–Stokes); see piddm.evaluate.mcmc.PCNSettings
+    chains: int = 4
+    burn: int = 1000
+    steps: int = 2000
+    thin: int = 5
+    beta: float = 0.2
+    target_accept: float = 0.25
+    likelihood_std: float = 0.01
+
+    def check(self) -> None:
+        if self.members < 1:
+            raise InputError(f"bayes: members must be >= 1, got {self.members}")
+        if self.seed < 0:
+            raise InputError(f"bayes: seed must be >= 0, got {self.seed}")
+        self.pcn().check()
+
+    def pcn(self):
+        from ..evaluate.mcmc import PCNSettings
+
+        return PCNSettings(chains=self.chains, burn=self.burn, steps=self.steps, thin=self.thin, beta=self.beta,
+                           target_accept=self.target_accept, likelihood_std=self.likelihood_std,
+                           members=self.members, seed=self.seed)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def exact(problem) -> bool:
+    """Whether the exact Gaussian posterior applies (linear problem, Gaussian input)."""
+    return isinstance(problem, ScreenedPoisson)
+
+
+def solve_bayes(context: SolveContext, obs: Observation, settings: BayesSettings,
+                sample_ids: np.ndarray | None = None,
+                on_progress: Callable[[int], None] | None = None) -> SolveResult:
+    """Posterior mean, std and draws of every sample under the data generator's own prior."""
+    settings.check()
+    problem = context.physics.problem
+    ids = np.arange(len(obs)) if sample_ids is None else np.asarray(sample_ids)
+    t0 = time.perf_counter()
+    if exact(problem):
+        post = _exact(problem, obs, settings, ids, on_progress)
+    else:
+        post = _mcmc(problem, obs, settings, ids, on_progress)
+    seconds = time.perf_counter() - t0
+    every = slice(0, len(obs))
+    mean = {ch: impose(post[ch], obs, c, every) for c, ch in enumerate(("a", "u"))}
+    members = {ch: impose(post[f"{ch}_members"], obs, c, every) for c, ch in enumerate(("a", "u"))}
+    extra = {k: v for k, v in post.items() if k not in ("a", "u", "a_std", "u_std", "a_members", "u_members")}
+    return SolveResult.posterior(problem, mean, {"a": post["a_std"], "u": post["u_std"]}, members,
+                                 loss=np.zeros((len(obs), 1)), nfe=0, grad_evals=0, seconds=seconds, extra=extra)
+
+
+def _exact(problem, obs, settings, ids, on_progress) -> dict:
+    from ..evaluate.oracle import gaussian_posterior
+
+    post = gaussian_posterior(problem, obs.mask, obs.values, obs.noise, settings.members, settings.seed, ids)
+    if on_progress:
+        on_progress(len(obs))
+    post["a_members"], post["u_members"] = post.pop("a_draws"), post.pop("u_draws")
+    post["posterior"] = "exact Gaussian"
+    return post
+
+
+def _mcmc(problem, obs, settings, ids, on_progress) -> dict:
+    from ..evaluate.mcmc import pcn_posterior
+
+    pcn = settings.pcn()
+    out = []
+    for i in range(len(obs)):  # one sample at a time: its own chains, seeds from its sample id
+        pcn.seed = int(settings.seed) * 1_000_003 + int(ids[i])
+        out.append(pcn_posterior(problem, obs.mask[i:i + 1], obs.values[i:i + 1], np.asarray(obs.noise), pcn))
+        if on_progress:
+            on_progress(1)
+    post = {k: np.concatenate([o[k] for o in out]) for k in out[0] if isinstance(out[0][k], np.ndarray)}
+    post["solves"] = float(np.mean([o["solves"] for o in out]))
+    post["posterior"] = "pCN MCMC"
+    return post
+
+
+def _describe(s: BayesSettings) -> str:
+    return (f"Bayes limit: posterior mean under the data generator's own prior (exact Gaussian posterior for "
+            f"linear problems; else pCN MCMC, {s.chains} chains × ({s.burn} tuning + {s.steps} kept steps), "
+            f"likelihood std {s.likelihood_std:g} × prior std for exact observations); {s.members} posterior draws")
+
+
+METHOD = Method(name="bayes", label="Bayes limit", solve=solve_bayes, settings=BayesSettings, describe=_describe,
+                role="bound")
+
