@@ -164,3 +164,25 @@ def test_bayes_method_on_poisson_is_the_exact_posterior_with_draws(poisson_data)
     exact = gaussian_posterior(problem, obs.mask, obs.values)
     assert np.allclose(res.u, exact["u"]) and res.members == 3
     assert res.extra["posterior"] == "exact Gaussian"
+
+
+def test_a_comparison_orders_rows_reuses_the_wrapped_result_and_reports_the_best_baseline(tiny_models, tmp_path):
+    from piddm.compare.solve import SolveOptions, run
+
+    _, student, data = tiny_models("poisson")
+    comparison, out = run(SolveOptions(
+        pde="poisson", observe=["a:10%"], test="0:3", student=str(student), data=str(data), out=str(tmp_path / "r"),
+        methods=["bayes", "kriging-solver", "physics", "piddm", "kriging", "nearest-k"],
+        settings={"piddm": {"starts": 2, "iters": 2, "polish": 0}, "nearest-k": {"k": 2}, "physics": {"iters": 5}},
+        max_panels=0, device="cpu"))
+    assert [r.method for r in comparison.rows] == ["piddm", "kriging", "nearest-k", "kriging-solver", "physics",
+                                                   "bayes"]
+    err = {r.method: r.metrics["err_u"] for r in comparison.rows}
+    best = min(("kriging", "nearest-k", "kriging-solver", "physics"), key=err.get)
+    first = comparison.verdicts[0]
+    assert first.method == "piddm" and first.baseline == best and "best baseline" in first.name
+    assert comparison.row("kriging").metrics["over_bound"] == pytest.approx(err["kriging"] / err["bayes"])
+    assert comparison.row("bayes").metrics["over_bound"] == pytest.approx(1.0)
+    report = (out / "report.md").read_text()
+    assert "err / Bayes limit" in report and "kriging fit" in report and "fitted on the training split" in report
+    assert comparison.row("kriging-solver").cost["s_per_sample"] >= comparison.row("kriging").cost["s_per_sample"]

@@ -100,6 +100,7 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
     from ..physics import PhysicsLoss
     from ..solve import METHODS, SolveContext, tuning_task
     from ..solve.observation import Observation, parse_observe, read_observation
+    from ..solve.then_solver import result_key
     from ..solve.train_split import split_fields
     from pde_bench import get_problem
 
@@ -108,8 +109,9 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
     specs = [parse_observe(s) for s in opts.observe]
     methods = [METHODS[m] for m in dict.fromkeys(opts.methods)]
     # the fairness rule: time-matched methods run after, and within the time of, the first generative one;
-    # the Bayes limit (a bound) is reported last
-    methods = sorted(methods, key=lambda m: (m.role == "bound", m.time_matched, m.role != "generative"))
+    # the Bayes limit (a bound) is reported last, and a variant runs after the method it wraps (and reuses it)
+    methods = sorted(methods, key=lambda m: (m.role == "bound", m.time_matched, m.role != "generative",
+                                             m.tuned_as is not None))
     device = resolve_device(opts.device)
     student, model = load_student(opts.student or reference_model(name, "student"), problem=name, device=device)
     res = model.resolution
@@ -170,6 +172,7 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
             s = m.fair(settings[m.name], reference)
             bar = progress(f"{m.label} ({task})", len(obs)) if progress else None
             result = m.solve(context, obs, s, ids, bar)
+            context.cache[result_key(m.name, s, obs)] = result  # a "then the solver" variant reuses it
             scored.append((m, result, _score_and_save(tmp, m, s, result, context, obs, truth, ids, task, prov,
                                                       opts.max_panels, progress)))
         options["resolved_settings"] = {k: v.to_dict() for k, v in settings.items()}  # budgets as given

@@ -18,6 +18,7 @@ It knows the generator's covariance, as no practical method does: a bound, repor
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -53,7 +54,13 @@ class BayesSettings:
             raise InputError(f"bayes: members must be >= 1, got {self.members}")
         if self.seed < 0:
             raise InputError(f"bayes: seed must be >= 0, got {self.seed}")
-        self.pcn().check()
+        for name, ok in (("chains", self.chains >= 2), ("burn", self.burn >= 0), ("steps", self.steps >= 1),
+                         ("thin", self.thin >= 1), ("beta", 0 < self.beta <= 1),
+                         ("target_accept", 0 < self.target_accept < 1),
+                         ("likelihood_std", math.isfinite(self.likelihood_std) and self.likelihood_std > 0)):
+            if not ok:
+                raise InputError(f"bayes: {name} = {getattr(self, name)!r} is out of range (chains >= 2, burn >= 0, "
+                                 "steps >= 1, thin >= 1, 0 < beta <= 1, 0 < target_accept < 1, likelihood_std > 0)")
 
     def pcn(self):
         from ..evaluate.mcmc import PCNSettings

@@ -6,7 +6,9 @@ estimated a: Darcy's forward problem with a kriged, nearest or PIDDM a. Each mem
 the best member's u the solution of the best a. Observed u pixels are *not* imposed: the answer
 is the solver's u of the estimated a, residual zero up to the solver's round-off. A variant is
 its own registry entry (``<method>-solver``), takes the wrapped method's settings and tuned
-defaults, and reports the solver's time inside its seconds per sample.
+defaults, and reports the solver's time inside its seconds per sample. In a comparison that also
+runs the wrapped method with the same settings, its result is reused (``SolveContext.cache``),
+so the variant costs only the solves; its seconds per sample still include the wrapped method's.
 """
 
 from __future__ import annotations
@@ -18,14 +20,23 @@ import numpy as np
 
 from .method import Method
 
-__all__ = ["then_solver"]
+__all__ = ["result_key", "then_solver"]
+
+
+def result_key(name: str, settings, obs) -> tuple:
+    """Where a comparison keeps a method's result on one observation, for a variant to reuse."""
+    return ("result", name, repr(settings.to_dict()), id(obs))
 
 
 def then_solver(method: Method) -> Method:
     """The registry entry ``<name>-solver``: ``method``, then u = problem.solve(a) for every member."""
 
     def solve(context, obs, settings, sample_ids=None, on_progress=None):
-        result = method.solve(context, obs, settings, sample_ids, on_progress)
+        result = context.cache.get(result_key(method.name, settings, obs))  # the wrapped method already ran here
+        if result is None:
+            result = method.solve(context, obs, settings, sample_ids, on_progress)
+        elif on_progress:
+            on_progress(len(obs))
         t0 = time.perf_counter()
         problem = context.physics.problem
         n, k, res, _ = result.a_members.shape
