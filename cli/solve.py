@@ -26,8 +26,11 @@ def solve(
     obs_noise: float = typer.Option(0.0, "--obs-noise", help="observation noise std in physical units "
                                     "(0: noise-free, imposed exactly)"),
     mask_seed: int = typer.Option(0, "--mask-seed", help="masks of sample i drawn from (mask seed, channel, i)"),
-    method: list[str] = typer.Option(["piddm"], "--method", help="piddm | physics (physics-only baseline); repeat "
-                                     "for several; the first one sets the time budget of time-matched ones"),
+    method: list[str] = typer.Option(["piddm"], "--method", help="piddm, piddm-solver, physics, kriging, "
+                                     "kriging-solver, nearest, nearest-solver, nearest-k, nearest-k-solver, bayes "
+                                     "(docs/solve.md); repeat for a comparison"),
+    setting: list[str] = typer.Option([], "--set", help="METHOD.FIELD=VALUE: any method's setting, e.g. "
+                                      "kriging.rank=256 or bayes.steps=4000 (repeatable)"),
     starts: int | None = typer.Option(None, "--starts", help="PIDDM: K random starts per sample"),
     iters: int | None = typer.Option(None, "--iters", help="PIDDM: optimiser steps"),
     lam: float | None = typer.Option(None, "--lam", help="PIDDM: lambda_infer, weight of the PDE residual"),
@@ -53,7 +56,7 @@ def solve(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
 ):
     """Solve forward / inverse / reconstruction problems from partial observations, with uncertainty."""
-    from piddm.compare.solve import SolveOptions, run
+    from piddm.compare.solve import SolveOptions, parse_settings, run
 
     from .progress import bars
 
@@ -66,8 +69,9 @@ def solve(
                         input_file=None if input_file is None else str(input_file),
                         student=None if student is None else str(student), data=None if data is None else str(data),
                         out=None if out is None else str(out), obs_noise=obs_noise, mask_seed=mask_seed,
-                        methods=list(method), settings={k: {f: v for f, v in d.items() if v is not None}
-                                                        for k, d in settings.items()},
+                        methods=list(method),
+                        settings=parse_settings(setting, {k: {f: v for f, v in d.items() if v is not None}
+                                                          for k, d in settings.items()}),
                         max_panels=max_panels, device=device, overwrite=overwrite)
     with bars() as b:
         comparison, folder = run(opts, progress=b.task)

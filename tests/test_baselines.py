@@ -186,3 +186,29 @@ def test_a_comparison_orders_rows_reuses_the_wrapped_result_and_reports_the_best
     report = (out / "report.md").read_text()
     assert "err / Bayes limit" in report and "kriging fit" in report and "fitted on the training split" in report
     assert comparison.row("kriging-solver").cost["s_per_sample"] >= comparison.row("kriging").cost["s_per_sample"]
+
+
+def test_set_options_reach_any_methods_settings_and_bad_ones_are_one_line_errors():
+    from piddm.compare.solve import parse_settings
+
+    out = parse_settings(["kriging.rank=256", "bayes.likelihood_std=0.02", "nearest-k.k=4", "kriging.rank=none"],
+                         {"piddm": {"starts": 2}})
+    assert out == {"piddm": {"starts": 2}, "kriging": {"rank": None}, "bayes": {"likelihood_std": 0.02},
+                   "nearest-k": {"k": 4}}
+    for bad, match in (("kriging.rank", "METHOD.FIELD=VALUE"), ("krig.rank=3", "method must be one of")):
+        with pytest.raises(InputError, match=match):
+            parse_settings([bad])
+    with pytest.raises(InputError, match="unknown field"):
+        METHODS["kriging"].make_settings("poisson", "forward", {"rnk": 3})
+    with pytest.raises(InputError, match="rank"):
+        METHODS["kriging"].make_settings("poisson", "forward", {"rank": 0})
+
+
+def test_the_method_option_names_every_registry_entry():
+    import inspect
+
+    from cli.solve import solve
+
+    help_text = inspect.signature(solve).parameters["method"].default.help
+    missing = [m for m in METHODS if m not in help_text.replace(",", " ").split()]
+    assert not missing, f"--method help lacks {missing}"

@@ -16,6 +16,7 @@ of :class:`piddm.solve.Method`).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 
 from pde_bench.conventions import InputError, atomic_output, check_output, provenance
 
-__all__ = ["SolveOptions", "parse_range", "run"]
+__all__ = ["SolveOptions", "parse_range", "parse_settings", "run"]
 
 Progress = Callable[[str, int], Callable[[int], None]]
 
@@ -91,6 +92,40 @@ def parse_range(text: str) -> range:
         return range(i, i + 1)
     except ValueError:
         raise InputError(f"sample range {text!r}: expected START:STOP with 0 <= START < STOP, or one index") from None
+
+
+def parse_settings(texts: list[str], settings: dict | None = None) -> dict:
+    """``METHOD.FIELD=VALUE`` overrides (``kriging.rank=256``, ``bayes.steps=4000``) merged into ``settings``.
+
+    Values are read as int, float, true/false or none where they parse so, else kept as text;
+    each method's settings check them before any work.
+    """
+    from ..solve import METHODS
+
+    out = {k: dict(v) for k, v in (settings or {}).items()}
+    for text in texts:
+        m = re.fullmatch(r"\s*([A-Za-z0-9_-]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*", text)
+        if not m:
+            raise InputError(f"setting {text!r}: expected METHOD.FIELD=VALUE, e.g. kriging.rank=256")
+        method, name, value = m.groups()
+        if method not in METHODS:
+            raise InputError(f"setting {text!r}: method must be one of {', '.join(METHODS)}, got {method!r}")
+        out.setdefault(method, {})[name] = _literal(value)
+    return out
+
+
+def _literal(text: str):
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, Path]:

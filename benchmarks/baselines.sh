@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The strong-baselines comparison of one problem at one observed fraction: forward (a observed), inverse
+# (u observed) and reconstruction (both), every registry method on the same test samples and masks; the
+# physics-only baseline gets PIDDM's wall time per sample; the Bayes limit is the last row. Each report
+# lands in runs/baselines/<pde>-<task>-<pct>/report.md and is copied to benchmarks/results/.
+#   bash benchmarks/baselines.sh poisson 3 0:50 [extra piddm solve options]
+set -euo pipefail
+pde=${1:?usage: baselines.sh PDE PERCENT START:STOP}
+pct=${2:?percent observed}
+samples=${3:?test samples START:STOP}
+shift 3
+out=runs/baselines
+results=benchmarks/results/baselines
+mkdir -p "$results"
+common=(--test "$samples" --max-panels 0 --overwrite "$@")
+fitted=(--method piddm --method physics --method kriging --method nearest --method nearest-k --method bayes)
+with_solver=(--method piddm-solver --method kriging-solver --method nearest-k-solver)
+run() {  # task, observe specs...
+  local task=$1; shift
+  local extra=()
+  [ "$task" != inverse ] && extra=("${with_solver[@]}")
+  piddm solve --pde "$pde" "$@" "${fitted[@]}" "${extra[@]}" "${common[@]}" -o "$out/$pde-$task-$pct"
+  cp "$out/$pde-$task-$pct/report.md" "$results/$pde-$task-$pct.md"
+  cp "$out/$pde-$task-$pct/metrics.json" "$results/$pde-$task-$pct.json"
+}
+run forward --observe "a:$pct%"
+run inverse --observe "u:$pct%"
+[ "${RECONSTRUCTION:-1}" = 1 ] && run reconstruction --observe "a:$pct%" --observe "u:$pct%"
+exit 0
