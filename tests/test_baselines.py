@@ -133,9 +133,9 @@ def test_then_the_solver_returns_the_solvers_u_of_the_estimated_a():
     plain = METHODS["nearest-k"].solve(ctx, obs, NearestSettings(k=3))
     assert np.array_equal(res.a, plain.a)
     solved = problem.solve(res.a_members.reshape(-1, N, N)).reshape(res.u_members.shape)
-    assert np.allclose(res.u_members, solved) and np.allclose(res.u, solved.mean(1))
-    r = problem.residual(torch.as_tensor(res.a_best), torch.as_tensor(res.u_best))
-    assert float(r.abs().max()) < 1e-8
+    assert np.allclose(res.u_members, solved) and np.allclose(res.u_std, solved.std(1))
+    for a_, u_ in ((res.a, res.u), (res.a_best, res.u_best)):  # the answer and the best member: zero residual
+        assert float(problem.residual(torch.as_tensor(a_), torch.as_tensor(u_)).abs().max()) < 1e-8
     assert not np.allclose(res.u, plain.u)
 
 
@@ -184,7 +184,10 @@ def test_a_comparison_orders_rows_reuses_the_wrapped_result_and_reports_the_best
     assert comparison.row("kriging").metrics["over_bound"] == pytest.approx(err["kriging"] / err["bayes"])
     assert comparison.row("bayes").metrics["over_bound"] == pytest.approx(1.0)
     report = (out / "report.md").read_text()
-    assert "err / Bayes limit" in report and "kriging fit" in report and "fitted on the training split" in report
+    assert "err / Bayes limit" in report and report.count("kriging fit") == 1 and "fitted on the training split" in report
+    assert comparison.row("kriging").notes["coverage_u"] == "nominal 0.954"  # its own posterior std
+    assert comparison.row("kriging-solver").notes["coverage_u"] == "nominal 0.879"  # the spread of 8 solved draws
+    assert not any(v.baseline == "bayes" and v.kind == "reduction" for v in comparison.verdicts)
     assert comparison.row("kriging-solver").cost["s_per_sample"] >= comparison.row("kriging").cost["s_per_sample"]
 
 

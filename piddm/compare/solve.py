@@ -298,11 +298,11 @@ def _verdicts(scored, wanted, wanted_err, bound) -> list:
     for m in others:
         ps = next(p for q, _, p in scored if q is m)
         lead = "best baseline, " if m is best else ""
+        if m.role == "bound":
+            continue  # against the bound: the ratio below
         est = bootstrap.reduction(wanted_err[ref_m.name], wanted_err[m.name])
         out.append(Verdict(f"{what}: {ref_m.label} lower than {lead}{m.label} by", ref_m.name, m.name,
                            "+".join(wanted), "reduction", *est))
-        if m.role == "bound":
-            continue
         for key, name in (("residual", "residual"), ("residual_rel", "residual / own terms")):
             est = bootstrap.ratio(ref_ps[key], ps[key])
             out.append(Verdict(f"{name}: {ref_m.label} / {m.label}", ref_m.name, m.name, key, "ratio", *est))
@@ -331,7 +331,8 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
         means, stds = summarise(per_sample)
         if bound is not None and wanted:
             means["over_bound"] = float(np.mean(wanted_err[m.name]) / np.mean(wanted_err[bound.name]))
-        notes = {f"coverage_{ch}": coverage_note(result.members) for ch in ("a", "u")} if result.members > 1 else {}
+        k = None if result.extra.get("exact_std") else result.members
+        notes = {f"coverage_{ch}": coverage_note(k) for ch in ("a", "u")} if result.members > 1 else {}
         rows.append(Row(m.name, m.label, metrics=means, spread=stds, notes=notes,
                         cost={"nfe": result.nfe, "grad_evals": result.grad_evals,
                               "s_per_sample": result.seconds_per_sample,
@@ -345,8 +346,8 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
              Cost("student training", training.get("elapsed_s"), f"{training.get('step', '?')} steps")]
     observed = ", ".join(f"{ch}: {100 * obs.fraction(ch):.2f} % of pixels" for ch in ("a", "u") if obs.fraction(ch) > 0)
     noise = "noise-free (imposed exactly)" if obs.noise[0] == 0 else f"noise std {obs.noise[0]:g}"
-    for m, result, _ in scored:
-        costs += [Cost(item, seconds, note) for item, seconds, note in result.extra.get("one_off", [])]
+    for m, result, _ in scored:  # a fit shared by a method and its variants is listed once
+        costs += [c for c in (Cost(*x) for x in result.extra.get("one_off", [])) if c not in costs]
     notes = [f"{len(obs)} samples from {source}; observed {observed}; {noise}."]
     fitted = [(m, r) for m, r, _ in scored if m.needs_train]
     if fitted and train is not None:

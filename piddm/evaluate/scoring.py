@@ -256,9 +256,10 @@ def _finite_copy(result, bad: np.ndarray):
     return dataclasses.replace(result, **fields)
 
 
-def coverage_note(members: int) -> str | None:
-    """The nominal value printed beside a coverage: what K exact posterior samples would give."""
-    nominal = nominal_coverage(members)
+def coverage_note(members: int | None) -> str | None:
+    """The nominal value printed beside a coverage: what K exact posterior samples would give, or (``members``
+    None: the std is the posterior's own) the Gaussian P(|Z| <= 2) = 0.954."""
+    nominal = 0.9544997 if members is None else nominal_coverage(members)
     return None if not np.isfinite(nominal) else f"nominal {nominal:.3f}"
 
 

@@ -127,9 +127,10 @@ def _mcmc(problem, obs, settings, ids, on_progress) -> dict:
 
 
 def _describe(s: BayesSettings) -> str:
-    return (f"Bayes limit: posterior mean under the data generator's own prior (exact Gaussian posterior for "
-            f"linear problems; else pCN MCMC, {s.chains} chains × ({s.burn} tuning + {s.steps} kept steps), "
-            f"likelihood std {s.likelihood_std:g} × prior std for exact observations); {s.members} posterior draws")
+    return (f"the posterior mean under the data generator's own prior: exact Gaussian posterior for the linear "
+            f"problems (Poisson, Helmholtz), else pCN MCMC ({s.chains} chains × ({s.burn} tuning + {s.steps} kept "
+            f"steps), thinned by {s.thin}, likelihood std {s.likelihood_std:g} × prior std for exact observations); "
+            f"{s.members} posterior draws as members")
 
 
 METHOD = Method(name="bayes", label="Bayes limit", solve=solve_bayes, settings=BayesSettings, describe=_describe,

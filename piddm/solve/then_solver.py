@@ -1,14 +1,14 @@
 """"Then the solver": any method's estimate of a mapped through the problem's numerical solver.
 
 Where the wanted field is u and a can be estimated, u = solve(a) is exact physics for the
-estimated a: Darcy's forward problem with a kriged, nearest or PIDDM a. Each member's
-(finalised) a is solved; u is the mean of the members' solutions, its std their spread, and
-the best member's u the solution of the best a. Observed u pixels are *not* imposed: the answer
-is the solver's u of the estimated a, residual zero up to the solver's round-off. A variant is
-its own registry entry (``<method>-solver``), takes the wrapped method's settings and tuned
-defaults, and reports the solver's time inside its seconds per sample. In a comparison that also
-runs the wrapped method with the same settings, its result is reused (``SolveContext.cache``),
-so the variant costs only the solves; its seconds per sample still include the wrapped method's.
+estimated a: Darcy's forward problem with a kriged, nearest or PIDDM a. The answer's u is the
+solver's u of the answer's (finalised) a, so the pair has zero residual up to the solver's
+round-off; each member's a is solved too, for the spread (std, CRPS, coverage), and the best
+member's a for the best u. Observed u pixels are *not* imposed. A variant is its own registry
+entry (``<method>-solver``), takes the wrapped method's settings and tuned defaults, and reports
+the solver's time inside its seconds per sample. In a comparison that also runs the wrapped
+method with the same settings, its result is reused (``SolveContext.cache``), so the variant
+costs only the solves; its seconds per sample still include the wrapped method's.
 """
 
 from __future__ import annotations
@@ -42,13 +42,15 @@ def then_solver(method: Method) -> Method:
         n, k, res, _ = result.a_members.shape
         u_members = np.asarray(problem.solve(result.a_members.reshape(n * k, res, res)), np.float64)
         u_members = u_members.reshape(n, k, res, res)
+        u = np.asarray(problem.solve(result.a), np.float64)
         u_best = np.asarray(problem.solve(result.a_best), np.float64)
         seconds = time.perf_counter() - t0
-        return replace(result, u=u_members.mean(1), u_std=u_members.std(1), u_best=u_best, u_members=u_members,
-                       seconds=result.seconds + seconds, extra={**result.extra, "solver_seconds": seconds})
+        extra = {k: v for k, v in result.extra.items() if k != "exact_std"}  # the spread is now the members'
+        return replace(result, u=u, u_std=u_members.std(1), u_best=u_best, u_members=u_members,
+                       seconds=result.seconds + seconds, extra={**extra, "solver_seconds": seconds})
 
     return Method(name=f"{method.name}-solver", label=f"{method.label} → solver", solve=solve,
                   settings=method.settings, time_matched=method.time_matched, role=method.role,
                   needs_train=method.needs_train, tuned_as=method.tuned_as or method.name,
-                  describe=lambda s: (f"{method.describe(s)}; then u = the numerical solver's u of each member's a "
-                                      "(observed u not imposed)"))
+                  describe=lambda s: (f"{method.describe(s)}; then u = the numerical solver's u of its a (and of each "
+                                      "member's a, for the spread; observed u not imposed)"))
