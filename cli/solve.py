@@ -27,8 +27,8 @@ def solve(
                                     "(0: noise-free, imposed exactly)"),
     mask_seed: int = typer.Option(0, "--mask-seed", help="masks of sample i drawn from (mask seed, channel, i)"),
     method: list[str] = typer.Option(["piddm"], "--method", help="piddm, piddm-solver, physics, kriging, "
-                                     "kriging-solver, nearest, nearest-solver, nearest-k, nearest-k-solver, bayes "
-                                     "(docs/solve.md); repeat for a comparison"),
+                                     "kriging-solver, nearest, nearest-solver, nearest-k, nearest-k-solver, "
+                                     "operator, bayes (docs/solve.md); repeat for a comparison"),
     setting: list[str] = typer.Option([], "--set", help="METHOD.FIELD=VALUE: any method's setting, e.g. "
                                       "kriging.rank=256 or bayes.steps=4000 (repeatable)"),
     starts: int | None = typer.Option(None, "--starts", help="PIDDM: K random starts per sample"),

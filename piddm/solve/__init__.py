@@ -7,7 +7,7 @@ Every way of answering a task is one module (a settings dataclass and a ``solve`
 
 from __future__ import annotations
 
-from . import bayes, kriging, nearest, noise_search, physics_only
+from . import bayes, kriging, nearest, noise_search, operator, physics_only
 from .then_solver import then_solver
 from .method import Method, SolveContext, tuning_task, wanted_fields
 from .result import SolveResult
@@ -24,6 +24,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     then_solver(nearest.METHOD),
     nearest.METHOD_K,
     then_solver(nearest.METHOD_K),
+    operator.METHOD,
     bayes.METHOD,
 )}
 
