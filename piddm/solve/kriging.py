@@ -150,7 +150,7 @@ def standardiser(normaliser) -> tuple[np.ndarray, np.ndarray]:
 
 def fitted(context: SolveContext, settings: KrigingSettings) -> GaussianFit:
     """The Gaussian of the training split, fitted once per comparison and settings (kept in the context's cache)."""
-    key = ("kriging", settings.rank, settings.jitter, settings.max_train)
+    key = ("kriging", settings.rank, settings.jitter, settings.max_train, settings.seed if settings.rank else None)
     if key not in context.cache:
         a, u = context.training(settings.max_train)
         mean, std = standardiser(context.physics.normaliser)
