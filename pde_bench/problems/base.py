@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..conventions import InputError
+from ..random_fields import standard_normals
 
 __all__ = ["Problem", "register", "get_problem", "problem_names", "MIN_RESOLUTION"]
 
@@ -85,9 +86,32 @@ class Problem(abc.ABC):
 
     # -- data ---------------------------------------------------------------------------
     @abc.abstractmethod
+    def normals_shape(self, resolution: int) -> tuple[int, ...]:
+        """Shape of one sample's standard-normal latent xi (the generator's prior is N(0, I))."""
+
+    @abc.abstractmethod
+    def inputs_from_normals(self, xi) -> np.ndarray:
+        """Inputs ``a`` (n, N, N), float64, from latents ``xi`` (n, *normals_shape(N)).
+
+        The generator's own map, so a posterior over xi (MCMC, the Gaussian oracle) is a
+        posterior over the data's inputs.
+        """
+
     def sample_inputs(self, n: int, resolution: int, seed: int, start: int = 0,
                       stream: int = 0) -> np.ndarray:
         """Inputs ``a`` (n, N, N), float64; sample i seeded from (seed, stream, start + i)."""
+        shape = self.normals_shape(check_resolution(resolution))
+        return self.inputs_from_normals(standard_normals(shape, n, seed, start, stream))
+
+    def _normals(self, xi) -> np.ndarray:
+        """``xi`` as float64 numpy (n, *normals_shape(N)), N its last axis; else InputError."""
+        xi = np.asarray(xi, dtype=np.float64)
+        shape = self.normals_shape(check_resolution(xi.shape[-1])) if xi.ndim >= 2 else ()
+        if not shape or xi.shape[1:] != shape:
+            raise InputError(f"{self.name}: latent normals must be shaped (n, *{shape or '(..., N)'}), got {xi.shape}")
+        if not np.isfinite(xi).all():
+            raise InputError(f"{self.name}: latent normals contain non-finite values (NaN or inf)")
+        return xi
 
     @abc.abstractmethod
     def solve(self, a) -> np.ndarray:

@@ -12,7 +12,7 @@ import torch
 from scipy.sparse.linalg import splu
 
 from ..conventions import InputError
-from ..random_fields import grf_cosine, standard_normals
+from ..random_fields import grf_cosine
 from ..stencils import flux_divergence, flux_matrix, harmonic_faces
 from .base import Problem, as_batch, as_pair, register
 
@@ -45,10 +45,13 @@ class Darcy(Problem):
     def finalize_inputs(self, a):
         return self.binarize(a)
 
-    def sample_inputs(self, n, resolution, seed, start=0, stream=0):
+    def normals_shape(self, resolution):
+        return (resolution, resolution)
+
+    def inputs_from_normals(self, xi):
+        """``a_high`` where the cosine GRF of xi is >= 0, else ``a_low``."""
         p = self.params
-        xi = standard_normals((resolution, resolution), n, seed, start, stream)
-        mu = grf_cosine(xi, p["alpha"], p["tau"])
+        mu = grf_cosine(self._normals(xi), p["alpha"], p["tau"])
         return np.where(mu >= 0.0, p["a_high"], p["a_low"])
 
     def solve(self, a):

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..conventions import InputError
-from ..random_fields import grf_periodic, standard_normals
+from ..random_fields import grf_periodic
 from .base import Problem, as_batch, as_field, as_pair, check_count, check_resolution, register
 
 __all__ = ["NavierStokes", "ns_flow"]
@@ -136,9 +136,12 @@ class NavierStokes(Problem):
         return ns_flow(w0, duration, dt=p["dt"], nu=p["nu"], forcing_amp=p["forcing_amp"],
                        snapshot_every=snapshot_every)
 
-    def sample_inputs(self, n, resolution, seed, start=0, stream=0):
-        xi = standard_normals((2, resolution, resolution), n, seed, start, stream)
-        return grf_periodic(xi, self.params["alpha"], self.params["tau"])
+    def normals_shape(self, resolution):
+        return (2, resolution, resolution)
+
+    def inputs_from_normals(self, xi):
+        """The periodic GRF of xi (real and imaginary parts of the Fourier coefficients)."""
+        return grf_periodic(self._normals(xi), self.params["alpha"], self.params["tau"])
 
     def solve(self, a, *, batch_size: int = 256, device: str | torch.device = "cpu"):
         """w(T) for initial vorticities ``a``, float64, in batches on ``device``."""

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from ..random_fields import grf_cosine, standard_normals
+from ..random_fields import grf_cosine
 from ..stencils import flux_matrix, laplacian
 from .base import Problem, as_batch, as_pair, interior_rms
 
@@ -37,9 +37,12 @@ class ScreenedPoisson(Problem):
     def shift(self) -> float:
         return 0.0
 
-    def sample_inputs(self, n, resolution, seed, start=0, stream=0):
-        xi = standard_normals((resolution, resolution), n, seed, start, stream)
-        a = grf_cosine(xi, self.params["alpha"], self.params["tau"])
+    def normals_shape(self, resolution):
+        return (resolution, resolution)
+
+    def inputs_from_normals(self, xi):
+        """The cosine GRF of xi (zero on the boundary where ``zero_boundary_input``)."""
+        a = grf_cosine(self._normals(xi), self.params["alpha"], self.params["tau"])
         if self.zero_boundary_input:
             a[..., 0, :] = a[..., -1, :] = a[..., :, 0] = a[..., :, -1] = 0.0
         return a
