@@ -4,6 +4,8 @@
 # physics-only baseline gets PIDDM's wall time per sample; the Bayes limit is the last row. Each report
 # lands in runs/baselines/<pde>-<task>-<pct>/report.md and is copied to benchmarks/results/.
 #   bash benchmarks/baselines.sh poisson 3 0:50 [extra piddm solve options]
+# BAYES=0 leaves the Bayes limit out (Darcy and Navier–Stokes sample it by MCMC: its own, smaller run with
+# TAG=-bayes and fewer samples); RECONSTRUCTION=0 skips the reconstruction task.
 set -euo pipefail
 pde=${1:?usage: baselines.sh PDE PERCENT START:STOP}
 pct=${2:?percent observed}
@@ -13,15 +15,17 @@ out=runs/baselines
 results=benchmarks/results/baselines
 mkdir -p "$results"
 common=(--test "$samples" --max-panels 0 --overwrite "$@")
-fitted=(--method piddm --method physics --method kriging --method nearest --method nearest-k --method bayes)
+fitted=(--method piddm --method physics --method kriging --method nearest --method nearest-k)
+[ "${BAYES:-1}" = 1 ] && fitted+=(--method bayes)
 with_solver=(--method piddm-solver --method kriging-solver --method nearest-k-solver)
 run() {  # task, observe specs...
   local task=$1; shift
   local extra=()
   [ "$task" != inverse ] && extra=("${with_solver[@]}")
-  piddm solve --pde "$pde" "$@" "${fitted[@]}" "${extra[@]}" "${common[@]}" -o "$out/$pde-$task-$pct"
-  cp "$out/$pde-$task-$pct/report.md" "$results/$pde-$task-$pct.md"
-  cp "$out/$pde-$task-$pct/metrics.json" "$results/$pde-$task-$pct.json"
+  local name="$pde-$task-$pct${TAG:-}"
+  piddm solve --pde "$pde" "$@" "${fitted[@]}" "${extra[@]}" "${common[@]}" -o "$out/$name"
+  cp "$out/$name/report.md" "$results/$name.md"
+  cp "$out/$name/metrics.json" "$results/$name.json"
 }
 run forward --observe "a:$pct%"
 run inverse --observe "u:$pct%"

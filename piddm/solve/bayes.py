@@ -18,15 +18,15 @@ It knows the generator's covariance, as no practical method does: a bound, repor
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from pde_bench.conventions import InputError
 from pde_bench.problems.screened_poisson import ScreenedPoisson
+
+from ..evaluate.mcmc import PCNSettings
 
 from .method import Method, SolveContext
 from .objective import impose
@@ -37,40 +37,12 @@ __all__ = ["METHOD", "BayesSettings", "solve_bayes"]
 
 
 @dataclass
-class BayesSettings:
-    members: int = 8  # posterior draws returned per sample (CRPS, Brier, coverage)
-    seed: int = 0
-    # pCN MCMC (Darcy, Navier–Stokes); see piddm.evaluate.mcmc.PCNSettings
-    chains: int = 4
-    burn: int = 1000
-    steps: int = 2000
-    thin: int = 5
-    beta: float = 0.2
-    target_accept: float = 0.25
-    likelihood_std: float = 0.01
+class BayesSettings(PCNSettings):
+    """The MCMC's settings (:class:`piddm.evaluate.mcmc.PCNSettings`; the exact Gaussian posterior reads only
+    ``members`` and ``seed``). Tuned per (problem, task) in :mod:`piddm.defaults`."""
 
-    def check(self) -> None:
-        if self.members < 1:
-            raise InputError(f"bayes: members must be >= 1, got {self.members}")
-        if self.seed < 0:
-            raise InputError(f"bayes: seed must be >= 0, got {self.seed}")
-        for name, ok in (("chains", self.chains >= 2), ("burn", self.burn >= 0), ("steps", self.steps >= 1),
-                         ("thin", self.thin >= 1), ("beta", 0 < self.beta <= 1),
-                         ("target_accept", 0 < self.target_accept < 1),
-                         ("likelihood_std", math.isfinite(self.likelihood_std) and self.likelihood_std > 0)):
-            if not ok:
-                raise InputError(f"bayes: {name} = {getattr(self, name)!r} is out of range (chains >= 2, burn >= 0, "
-                                 "steps >= 1, thin >= 1, 0 < beta <= 1, 0 < target_accept < 1, likelihood_std > 0)")
-
-    def pcn(self):
-        from ..evaluate.mcmc import PCNSettings
-
-        return PCNSettings(chains=self.chains, burn=self.burn, steps=self.steps, thin=self.thin, beta=self.beta,
-                           target_accept=self.target_accept, likelihood_std=self.likelihood_std,
-                           members=self.members, seed=self.seed)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def pcn(self) -> PCNSettings:
+        return PCNSettings(**asdict(self))
 
 
 def exact(problem) -> bool:
@@ -113,10 +85,9 @@ def _exact(problem, obs, settings, ids, on_progress) -> dict:
 def _mcmc(problem, obs, settings, ids, on_progress) -> dict:
     from ..evaluate.mcmc import pcn_posterior
 
-    pcn = settings.pcn()
     out = []
     for i in range(len(obs)):  # one sample at a time: its own chains, seeds from its sample id
-        pcn.seed = int(settings.seed) * 1_000_003 + int(ids[i])
+        pcn = replace(settings.pcn(), seed=int(settings.seed) * 1_000_003 + int(ids[i]))
         out.append(pcn_posterior(problem, obs.mask[i:i + 1], obs.values[i:i + 1], np.asarray(obs.noise), pcn))
         if on_progress:
             on_progress(1)
