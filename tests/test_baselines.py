@@ -187,6 +187,7 @@ def test_a_comparison_orders_rows_reuses_the_wrapped_result_and_reports_the_best
     assert "err / Bayes limit" in report and report.count("kriging fit") == 1 and "fitted on the training split" in report
     assert comparison.row("kriging").notes["coverage_u"] == "nominal 0.954"  # its own posterior std
     assert comparison.row("kriging-solver").notes["coverage_u"] == "nominal 0.879"  # the spread of 8 solved draws
+    assert comparison.row("kriging-solver").notes["coverage_a"] == "nominal 0.954"  # a: still kriging's own std
     assert not any(v.baseline == "bayes" and v.kind == "reduction" for v in comparison.verdicts)
     assert comparison.row("kriging-solver").cost["s_per_sample"] >= comparison.row("kriging").cost["s_per_sample"]
 

@@ -331,8 +331,9 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
         means, stds = summarise(per_sample)
         if bound is not None and wanted:
             means["over_bound"] = float(np.mean(wanted_err[m.name]) / np.mean(wanted_err[bound.name]))
-        k = None if result.extra.get("exact_std") else result.members
-        notes = {f"coverage_{ch}": coverage_note(k) for ch in ("a", "u")} if result.members > 1 else {}
+        exact = result.extra.get("exact_std", ())
+        notes = ({f"coverage_{ch}": coverage_note(None if ch in exact else result.members) for ch in ("a", "u")}
+                 if result.members > 1 else {})
         rows.append(Row(m.name, m.label, metrics=means, spread=stds, notes=notes,
                         cost={"nfe": result.nfe, "grad_evals": result.grad_evals,
                               "s_per_sample": result.seconds_per_sample,

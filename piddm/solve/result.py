@@ -55,7 +55,8 @@ class SolveResult:
         """A posterior's answer: its mean (a finalised: Darcy's a thresholded at the level midpoint) and std,
         and draws (n, K, N, N) as members (a finalised). The best member is the mean: there is no loss to rank
         draws by. For a finalised-discrete a the std is the std of the finalised draws. ``extra["exact_std"]``
-        says the std is the posterior's own (its coverage is compared with the Gaussian 0.954), not K draws'."""
+        names the channels whose std is the posterior's own (its coverage is compared with the Gaussian 0.954),
+        not K draws'."""
         from ..evaluate.scoring import discrete_inputs
 
         fin = lambda x: np.asarray(problem.finalize_inputs(torch.as_tensor(np.asarray(x, np.float64)))).astype(
@@ -63,7 +64,7 @@ class SolveResult:
         a, a_members = fin(mean["a"]), fin(members["a"])
         a_std = a_members.std(1) if discrete_inputs(problem) else np.asarray(std["a"], np.float64)
         u = np.asarray(mean["u"], np.float64)
-        kwargs["extra"] = {**kwargs.get("extra", {}), "exact_std": True}
+        kwargs["extra"] = {**kwargs.get("extra", {}), "exact_std": ("a", "u")}
         return cls(a=a, u=u, a_std=a_std, u_std=np.asarray(std["u"], np.float64), a_best=a, u_best=u,
                    a_members=a_members, u_members=np.asarray(members["u"], np.float64), **kwargs)
 

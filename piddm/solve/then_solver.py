@@ -45,9 +45,10 @@ def then_solver(method: Method) -> Method:
         u = np.asarray(problem.solve(result.a), np.float64)
         u_best = np.asarray(problem.solve(result.a_best), np.float64)
         seconds = time.perf_counter() - t0
-        extra = {k: v for k, v in result.extra.items() if k != "exact_std"}  # the spread is now the members'
+        exact = tuple(ch for ch in result.extra.get("exact_std", ()) if ch != "u")  # u's spread: the members'
         return replace(result, u=u, u_std=u_members.std(1), u_best=u_best, u_members=u_members,
-                       seconds=result.seconds + seconds, extra={**extra, "solver_seconds": seconds})
+                       seconds=result.seconds + seconds,
+                       extra={**result.extra, "exact_std": exact, "solver_seconds": seconds})
 
     return Method(name=f"{method.name}-solver", label=f"{method.label} → solver", solve=solve,
                   settings=method.settings, time_matched=method.time_matched, role=method.role,
