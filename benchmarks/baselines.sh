@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The strong-baselines comparison of one problem at one observed fraction: forward (a observed), inverse
-# (u observed) and reconstruction (both), every registry method on the same test samples and masks; the
-# physics-only baseline gets PIDDM's wall time per sample; the Bayes limit is the last row. Each report
+# (u observed) and reconstruction (both), every registry method but operator and nearest-solver, on the same
+# test samples and masks; the physics-only baseline gets PIDDM's wall time per sample; the Bayes limit is the
+# last row. Each report
 # lands in runs/baselines/<pde>-<task>-<pct>/report.md and is copied to benchmarks/results/.
 #   bash benchmarks/baselines.sh poisson 3 0:50 [extra piddm solve options]
 # BAYES=0 leaves the Bayes limit out (Darcy and Navier–Stokes sample it by MCMC: its own, smaller run with

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import math
 import os
 import platform
 import shutil
@@ -26,7 +27,9 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["OutputExists", "InputError", "atomic_output", "check_output", "provenance"]
+import numpy as np
+
+__all__ = ["OutputExists", "InputError", "atomic_output", "check_output", "is_finite", "is_int", "provenance"]
 
 
 class InputError(ValueError):
@@ -38,6 +41,16 @@ class InputError(ValueError):
 
 class OutputExists(InputError):
     """An output that already exists and was not to be replaced (a command line adds its flag to the message)."""
+
+
+def is_int(value) -> bool:
+    """An integer setting: int or numpy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_finite(value) -> bool:
+    """A finite real setting: int, float or numpy number, not a bool, neither inf nor NaN."""
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -2,7 +2,8 @@
 
 Pure data: the experiments (:mod:`piddm.compare`) and the solve registry (:mod:`piddm.solve`)
 read them; nothing here imports a model or a method. Choices were made on validation splits
-only (DESIGN rule 7).
+only (DESIGN rule 7), except the Bayes limit's MCMC chain settings, chosen by the chains'
+diagnostics (not by error) on two test samples, as said beside them.
 """
 
 from __future__ import annotations

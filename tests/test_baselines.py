@@ -216,3 +216,51 @@ def test_the_method_option_names_every_registry_entry():
     help_text = inspect.signature(solve).parameters["method"].default.help
     missing = [m for m in METHODS if m not in help_text.replace(",", " ").split()]
     assert not missing, f"--method help lacks {missing}"
+
+
+def test_a_variant_reuses_the_wrapped_result_and_takes_its_settings(tiny_models, tmp_path, monkeypatch):
+    from piddm.compare.solve import SolveOptions, run
+    from piddm.solve import kriging
+
+    calls = []
+    original = kriging.condition
+    monkeypatch.setattr(kriging, "condition", lambda *a, **k: calls.append(1) or original(*a, **k))
+    _, student, data = tiny_models("poisson")
+    comparison, _ = run(SolveOptions(pde="poisson", observe=["a:10%"], test="0:3", student=str(student),
+                                     data=str(data), out=str(tmp_path / "r"), methods=["kriging-solver", "kriging"],
+                                     settings={"kriging": {"members": 3}}, max_panels=0, device="cpu"))
+    assert len(calls) == 3  # three samples, conditioned once: the variant reused kriging's result
+    assert comparison.row("kriging-solver").cost["members"] == 3  # it took kriging's settings
+    with pytest.raises(InputError, match="does not run"):
+        run(SolveOptions(pde="poisson", observe=["a:10%"], test="0:3", student=str(student), data=str(data),
+                         out=str(tmp_path / "s"), methods=["kriging"], settings={"bayes": {"chains": 3}},
+                         device="cpu"))
+
+
+@pytest.mark.parametrize("method, bad", [("kriging", {"rank": "abc"}), ("kriging", {"members": 2.5}),
+                                         ("kriging", {"jitter": 0}), ("kriging", {"seed": True}),
+                                         ("nearest", {"k": 2.5}), ("nearest-k", {"max_train": "x"})])
+def test_bad_setting_types_are_one_line_errors_before_any_work(method, bad):
+    with pytest.raises(InputError, match=next(iter(bad))):
+        METHODS[method].make_settings("poisson", "forward", bad)
+
+
+def test_an_mcmc_bound_whose_chains_did_not_mix_is_not_used_as_a_bound():
+    from types import SimpleNamespace
+
+    from piddm.compare.solve import _certified_bound
+
+    bayes = METHODS["bayes"]
+    err = {"bayes": np.array([0.1, 0.2])}
+    settings = {"bayes": bayes.make_settings("darcy", "forward")}
+
+    def scored(rhat, posterior="pCN MCMC"):
+        return [(bayes, SimpleNamespace(extra={"rhat_u": np.array(rhat), "posterior": posterior}), {})]
+
+    assert _certified_bound(scored([1.01, 1.03]), ["err_u"], err, settings)[0] is bayes
+    m, why = _certified_bound(scored([1.01, 1.2]), ["err_u"], err, settings)
+    assert m is None and "R-hat" in why
+    tempered = {"bayes": bayes.make_settings("darcy", "inverse")}  # likelihood std 0.3: not the exact limit
+    assert _certified_bound(scored([1.0]), ["err_u"], err, tempered)[0] is None
+    assert _certified_bound(scored([9.0], "exact Gaussian"), ["err_u"], err, settings)[0] is bayes
+    assert _certified_bound(scored([1.0]), ["err_u"], {"bayes": np.array([1e-9])}, settings)[0] is None

@@ -8,9 +8,10 @@ Output folder, written under a temporary name and renamed when complete::
     metrics.json         the Comparison (rows keyed by method id), options, provenance
     options.json         the options that made it
 
-Methods come from :data:`piddm.solve.METHODS`, in the order asked; time-matched methods (the
-physics-only baseline) get the first method's measured seconds per sample (the fairness rule
-of :class:`piddm.solve.Method`).
+Methods come from :data:`piddm.solve.METHODS`, run and reported generative first, then the
+baselines, time-matched ones (the physics-only baseline, which gets the first generative
+method's measured seconds per sample: the fairness rule of :class:`piddm.solve.Method`), and the
+Bayes limit last.
 """
 
 from __future__ import annotations
@@ -162,7 +163,13 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
         task = Observation.task_of({s.channel for s in specs})
         if task == "forward" and all(s.fraction == 1 for s in specs):
             task = "forward-full"
-    settings = {m.name: m.make_settings(name, task, opts.settings.get(m.name)) for m in methods}
+    unused = sorted({k for k, v in opts.settings.items() if v} - {m.name for m in methods}
+                    - {m.tuned_as for m in methods if m.tuned_as})
+    if unused:
+        raise InputError(f"settings given for method(s) {', '.join(unused)}, which this comparison does not run")
+    # a variant ("<method>-solver") takes the settings given to the method it wraps, then its own
+    settings = {m.name: m.make_settings(name, task, {**opts.settings.get(m.tuned_as, {}), **opts.settings.get(m.name, {})})
+                for m in methods}
     out = Path(opts.out) if opts.out else Path("runs") / f"{name}-solve-{task}"
     check_output(out, opts.overwrite)
     if opts.input_file is not None:
@@ -202,8 +209,8 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
         tmp.mkdir(parents=True)
         scored = []
         for m in methods:
-            reference = next((r.seconds_per_sample for q, r, _ in scored if q.role == "generative"),
-                             next((r.seconds_per_sample for q, r, _ in scored if not q.time_matched), None))
+            # only a generative method sets the budget; without one, a time-matched method runs to its own stop
+            reference = next((r.seconds_per_sample for q, r, _ in scored if q.role == "generative"), None)
             s = m.fair(settings[m.name], reference)
             bar = progress(f"{m.label} ({task})", len(obs)) if progress else None
             result = m.solve(context, obs, s, ids, bar)
@@ -283,6 +290,52 @@ def _columns(problem, truth: set, members: int, bound=None):
 
 
 
+def _certified_bound(scored, wanted, wanted_err, settings) -> tuple:
+    """The Bayes-limit row if it is one: exact, or MCMC whose chains mixed (worst split R-hat of the wanted
+    fields <= 1.05) at the default likelihood std, and whose error is above round-off; else (None, why)."""
+    from ..evaluate.mcmc import PCNSettings
+
+    m, result = next(((m, r) for m, r, _ in scored if m.role == "bound"), (None, None))
+    if m is None or not wanted:
+        return None, ""
+    if float(np.mean(wanted_err[m.name])) < 1e-6:
+        return None, f"{m.label}: its error is at round-off, so no ratio to it is printed."
+    if result.extra.get("posterior") == "exact Gaussian":
+        return m, ""
+    rhat = max(float(np.max(result.extra.get(f"rhat_{k[4:]}", [np.inf]))) for k in wanted)
+    std = float(getattr(settings[m.name], "likelihood_std", 0.0))
+    if rhat <= 1.05 and std <= PCNSettings.likelihood_std:
+        return m, ""
+    return None, (f"{m.label}: not certified as a bound (worst split R-hat of the wanted field {rhat:.3g}, 1.05 "
+                  f"needed; likelihood std {std:g} × prior std, {PCNSettings.likelihood_std:g} needed): an "
+                  "approximate posterior mean, reported without ratios to it.")
+
+
+def best_baseline(scored, wanted_err):
+    """The baseline with the lowest mean wanted error on these samples (a choice made on the test data)."""
+    baselines = [m for m, _, _ in scored[1:] if m.role == "baseline"]
+    return min(baselines, key=lambda m: float(np.mean(wanted_err[m.name])), default=None)
+
+
+def _headline(scored, wanted, wanted_err, bound) -> str:
+    """One line: the first method against the best baseline (win / tie / loss at 95 %) and the bound."""
+    from ..evaluate import bootstrap
+
+    ref = scored[0][0]
+    best = best_baseline(scored, wanted_err)
+    if best is None or ref.role != "generative":
+        return ""
+    est, lo, hi = bootstrap.reduction(wanted_err[ref.name], wanted_err[best.name])
+    ratio = float(np.mean(wanted_err[ref.name]) / np.mean(wanted_err[best.name]))
+    verdict = "wins" if lo > 0 else "loses" if hi < 0 else "ties (the interval holds 0)"
+    line = (f"Headline: {ref.label} {verdict} against the best baseline, {best.label}: error "
+            f"{ratio:.2f}× its, reduction {100 * est:.0f} % [{100 * lo:.0f}, {100 * hi:.0f}]")
+    if bound is not None:
+        r = {m.name: float(np.mean(wanted_err[m.name]) / np.mean(wanted_err[bound.name])) for m in (ref, best)}
+        line += f"; {r[ref.name]:.2f}× the {bound.label} ({best.label}: {r[best.name]:.2f}×)"
+    return line + "."
+
+
 def _verdicts(scored, wanted, wanted_err, bound) -> list:
     """Paired bootstrap verdicts: the first method against the best baseline (lowest mean wanted error), then
     against every other row; every method's wanted error as a ratio to the Bayes limit's."""
@@ -291,19 +344,20 @@ def _verdicts(scored, wanted, wanted_err, bound) -> list:
 
     what = " + ".join(wanted)
     ref_m, _, ref_ps = scored[0]
-    baselines = [m for m, _, _ in scored[1:] if m.role == "baseline"]
-    best = min(baselines, key=lambda m: float(np.mean(wanted_err[m.name])), default=None)
+    best = best_baseline(scored, wanted_err)
     others = ([best] if best else []) + [m for m, _, _ in scored[1:] if m is not best]
     out = []
     for m in others:
         ps = next(p for q, _, p in scored if q is m)
-        lead = "best baseline, " if m is best else ""
+        lead = "best baseline (chosen on these samples), " if m is best else ""
         if m.role == "bound":
             continue  # against the bound: the ratio below
         est = bootstrap.reduction(wanted_err[ref_m.name], wanted_err[m.name])
-        out.append(Verdict(f"{what}: {ref_m.label} lower than {lead}{m.label} by", ref_m.name, m.name,
-                           "+".join(wanted), "reduction", *est))
+        out.append(Verdict(f"{what}: {ref_m.label} lower than {lead}{m.label} by (negative: higher)", ref_m.name,
+                           m.name, "+".join(wanted), "reduction", *est))
         for key, name in (("residual", "residual"), ("residual_rel", "residual / own terms")):
+            if float(np.mean(ps[key])) < 1e-10:
+                continue  # a zero-residual row ("then the solver", the exact bound): the ratio is round-off
             est = bootstrap.ratio(ref_ps[key], ps[key])
             out.append(Verdict(f"{name}: {ref_m.label} / {m.label}", ref_m.name, m.name, key, "ratio", *est))
     if bound is not None:
@@ -323,23 +377,25 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
     truth_keys = {k[4:] for k in scored[0][2] if k.startswith("err_")}
     wanted = [f"err_{ch}" for ch in wanted_fields(task) if ch in truth_keys]
     wanted_err = {m.name: sum(ps[k] for k in wanted) for m, _, ps in scored} if wanted else {}
-    bound = next((m for m, _, _ in scored if m.role == "bound"), None)
+    bound, bound_note = _certified_bound(scored, wanted, wanted_err, settings)
     rows = []
     for m, result, per_sample in scored:
         per_sample = dict(per_sample)
         failed = int(per_sample.pop("failed").sum())
         means, stds = summarise(per_sample)
-        if bound is not None and wanted:
+        if bound is not None:
             means["over_bound"] = float(np.mean(wanted_err[m.name]) / np.mean(wanted_err[bound.name]))
         exact = result.extra.get("exact_std", ())
         notes = ({f"coverage_{ch}": coverage_note(None if ch in exact else result.members) for ch in ("a", "u")}
                  if result.members > 1 else {})
-        rows.append(Row(m.name, m.label, metrics=means, spread=stds, notes=notes,
+        label = m.label if m.role != "bound" or bound is not None else f"{m.label} (not certified: see below)"
+        rows.append(Row(m.name, label, metrics=means, spread=stds, notes=notes,
                         cost={"nfe": result.nfe, "grad_evals": result.grad_evals,
                               "s_per_sample": result.seconds_per_sample,
                               "batch": getattr(settings[m.name], "batch", 1), "members": result.members,
                               "failed": failed}))
     verdicts = _verdicts(scored, wanted, wanted_err, bound) if wanted and len(scored) > 1 else []
+    headline = _headline(scored, wanted, wanted_err, bound) if wanted and len(scored) > 1 else ""
     training = model.info.training
     teacher_s = (training.get("teacher_training") or {}).get("elapsed_s")
     costs = [Cost("teacher training", teacher_s, "from the model file"),
@@ -350,12 +406,24 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
     for m, result, _ in scored:  # a fit shared by a method and its variants is listed once
         costs += [c for c in (Cost(*x) for x in result.extra.get("one_off", [])) if c not in costs]
     notes = [f"{len(obs)} samples from {source}; observed {observed}; {noise}."]
+    if headline:
+        notes.append(headline)
+    from ..defaults import tuned
+
+    untuned = [m.label for m, _, _ in scored if m.role != "bound" and m.name in ("piddm", "physics")
+               and not tuned(m.name, name, task)]
+    if untuned:
+        notes.append(f"{' and '.join(untuned)}: no settings tuned for {name} {task}; class defaults (the baselines "
+                     "were tuned on validation).")
     fitted = [(m, r) for m, r, _ in scored if m.needs_train]
     if fitted and train is not None:
         used = max(int(r.extra.get("train_samples", 0)) or len(train.fields()[0]) for _, r in fitted)
         teacher = model.info.data
         notes.append(f"{', '.join(m.label for m, _ in fitted)}: fitted on the training split {train.describe(used)}; "
                      f"the teacher was trained on {teacher.get('n_train', '?')} samples of {teacher.get('path', '?')}.")
+        if used != teacher.get("n_train"):
+            notes.append(f"WARNING: the fitted baselines saw {used} training samples, the teacher "
+                         f"{teacher.get('n_train', '?')}: not the same data (give --data with the teacher's data set).")
     after = [("err: relative L2 of the prediction (ensemble mean) against the truth (Darcy a: error rate of the "
               "thresholded a); mean ± std over samples. residual: normalised PDE residual of the prediction (a "
               "finalised; DESIGN rule 3); residual / own terms: ||r|| / (||r(a,u) - r(a,0)|| + ||r(a,0)||), which "
@@ -369,6 +437,8 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
     for m, result, _ in scored:
         if "rhat_u" in result.extra:  # MCMC chains: their diagnostics beside the numbers they made
             after.append(_chain_note(m.label, result.extra))
+    if bound_note:
+        after.append(bound_note)
     for m, result, _ in scored:  # a time-matched method that overran its budget is said, not hidden
         budget = getattr(settings[m.name], "budget_s", None)
         if budget and result.seconds_per_sample > 1.2 * budget + 0.5:

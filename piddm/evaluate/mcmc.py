@@ -27,7 +27,7 @@ from scipy import fft as sfft
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
-from pde_bench.conventions import InputError
+from pde_bench.conventions import InputError, is_finite, is_int
 from pde_bench.problems.base import Problem
 
 __all__ = ["split_rhat", "ess_bulk", "PCNSettings", "pcn_posterior"]
@@ -150,18 +150,18 @@ class PCNSettings:
     fd_step: float = 0.1
 
     def check(self) -> "PCNSettings":
-        checks = (("chains", _is_int(self.chains) and self.chains >= 2),
-                  ("burn", _is_int(self.burn) and self.burn >= 0),
-                  ("thin", _is_int(self.thin) and self.thin >= 1),
-                  ("steps", _is_int(self.steps) and _is_int(self.thin) and self.steps >= 4 * max(self.thin, 1)),
-                  ("beta", _finite(self.beta) and 0 < self.beta <= 1),
-                  ("target_accept", _finite(self.target_accept) and 0 < self.target_accept < 1),
-                  ("likelihood_std", _finite(self.likelihood_std) and self.likelihood_std > 0),
-                  ("members", _is_int(self.members) and self.members >= 1),
-                  ("seed", _is_int(self.seed) and self.seed >= 0),
-                  ("anneal", _finite(self.anneal) and 0 <= self.anneal <= 0.75),
+        checks = (("chains", is_int(self.chains) and self.chains >= 2),
+                  ("burn", is_int(self.burn) and self.burn >= 0),
+                  ("thin", is_int(self.thin) and self.thin >= 1),
+                  ("steps", is_int(self.steps) and is_int(self.thin) and self.steps >= 4 * max(self.thin, 1)),
+                  ("beta", is_finite(self.beta) and 0 < self.beta <= 1),
+                  ("target_accept", is_finite(self.target_accept) and 0 < self.target_accept < 1),
+                  ("likelihood_std", is_finite(self.likelihood_std) and self.likelihood_std > 0),
+                  ("members", is_int(self.members) and self.members >= 1),
+                  ("seed", is_int(self.seed) and self.seed >= 0),
+                  ("anneal", is_finite(self.anneal) and 0 <= self.anneal <= 0.75),
                   ("precondition", isinstance(self.precondition, (bool, np.bool_))),
-                  ("fd_step", _finite(self.fd_step) and self.fd_step > 0))
+                  ("fd_step", is_finite(self.fd_step) and self.fd_step > 0))
         for name, ok in checks:
             if not ok:
                 raise InputError(f"pcn: {name} = {getattr(self, name)!r} is out of range (chains >= 2, burn >= 0, "
@@ -172,14 +172,6 @@ class PCNSettings:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _finite(v) -> bool:
-    return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 _PRIOR_STD: dict[tuple, tuple[float, float]] = {}

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from pde_bench.conventions import InputError
+from pde_bench.conventions import InputError, is_finite, is_int
 
 from .method import Method, SolveContext
 from .objective import impose
@@ -47,16 +47,15 @@ class KrigingSettings:
     seed: int = 0  # posterior draws
 
     def check(self) -> None:
-        if self.rank is not None and self.rank < 1:
-            raise InputError(f"kriging: rank must be >= 1 (or none for the full covariance), got {self.rank}")
-        if not (math.isfinite(self.jitter) and self.jitter >= 0):
-            raise InputError(f"kriging: jitter must be finite and >= 0, got {self.jitter}")
-        if self.members < 1:
-            raise InputError(f"kriging: members must be >= 1, got {self.members}")
-        if self.max_train is not None and self.max_train < 2:
-            raise InputError(f"kriging: max_train must be >= 2, got {self.max_train}")
-        if self.seed < 0:
-            raise InputError(f"kriging: seed must be >= 0, got {self.seed}")
+        checks = (("rank", self.rank is None or (is_int(self.rank) and self.rank >= 1), "an integer >= 1 or none"),
+                  ("jitter", is_finite(self.jitter) and self.jitter > 0, "a finite number > 0"),
+                  ("members", is_int(self.members) and self.members >= 1, "an integer >= 1"),
+                  ("max_train", self.max_train is None or (is_int(self.max_train) and self.max_train >= 2),
+                   "an integer >= 2 or none"),
+                  ("seed", is_int(self.seed) and self.seed >= 0, "an integer >= 0"))
+        for name, ok, want in checks:
+            if not ok:
+                raise InputError(f"kriging: {name} must be {want}, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -197,7 +196,8 @@ def solve_kriging(context: SolveContext, obs: Observation, settings: KrigingSett
 
 
 def _describe(s: KrigingSettings) -> str:
-    cov = "full sample covariance" if s.rank is None else f"probabilistic PCA of rank {s.rank}"
+    cov = ("full sample covariance" if s.rank is None else
+           f"probabilistic PCA of rank {s.rank} (the full covariance where the rank reaches min(samples - 1, 2N²))")
     return (f"Gaussian conditioning on the training split's mean and {cov} of (a, u) (standardised), jitter "
             f"{s.jitter:g} × mean variance; {s.members} posterior draws by pathwise conditioning")
 

@@ -48,9 +48,10 @@ class Method:
     """A registry entry: name (also the output file stem), display label, solve function, settings class.
 
     ``time_matched``: the fairness rule of a comparison (DESIGN rule 5). A method without a
-    learned prior gets the wall time per sample that the first method of the comparison that is
-    not time-matched measured (whatever the order asked), unless its settings already carry a
-    ``budget_s``; its settings class must have that field.
+    learned prior gets the wall time per sample that the first generative method of the
+    comparison measured (whatever the order asked), unless its settings already carry a
+    ``budget_s``; its settings class must have that field. Without a generative method it runs
+    to its own stopping rule.
 
     ``role``: ``generative`` (uses the learned prior), ``baseline`` (no network, or one trained for
     the task; reports compare the generative rows with the best of these) or ``bound`` (the Bayes

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pde_bench.conventions import InputError
+from pde_bench.conventions import InputError, is_int
 
 from .kriging import standardiser
 from .method import Method, SolveContext
@@ -33,10 +33,10 @@ class NearestSettings:
     max_train: int | None = None  # search the first max_train training samples (None: all)
 
     def check(self) -> None:
-        if self.k < 1:
-            raise InputError(f"nearest: k must be >= 1, got {self.k}")
-        if self.max_train is not None and self.max_train < 1:
-            raise InputError(f"nearest: max_train must be >= 1, got {self.max_train}")
+        if not (is_int(self.k) and self.k >= 1):
+            raise InputError(f"nearest: k must be an integer >= 1, got {self.k!r}")
+        if not (self.max_train is None or (is_int(self.max_train) and self.max_train >= 1)):
+            raise InputError(f"nearest: max_train must be an integer >= 1 or none, got {self.max_train!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
