@@ -71,7 +71,7 @@ def solve(
                         out=None if out is None else str(out), obs_noise=obs_noise, mask_seed=mask_seed,
                         methods=list(method),
                         settings=parse_settings(setting, {k: {f: v for f, v in d.items() if v is not None}
-                                                          for k, d in settings.items()}),
+                                                          for k, d in settings.items()}, list(method)),
                         max_panels=max_panels, device=device, overwrite=overwrite)
     with bars() as b:
         comparison, folder = run(opts, progress=b.task)

@@ -231,10 +231,11 @@ def test_a_variant_reuses_the_wrapped_result_and_takes_its_settings(tiny_models,
                                      settings={"kriging": {"members": 3}}, max_panels=0, device="cpu"))
     assert len(calls) == 3  # three samples, conditioned once: the variant reused kriging's result
     assert comparison.row("kriging-solver").cost["members"] == 3  # it took kriging's settings
-    with pytest.raises(InputError, match="does not run"):
-        run(SolveOptions(pde="poisson", observe=["a:10%"], test="0:3", student=str(student), data=str(data),
-                         out=str(tmp_path / "s"), methods=["kriging"], settings={"bayes": {"chains": 3}},
-                         device="cpu"))
+    from piddm.compare.solve import parse_settings
+
+    with pytest.raises(InputError, match="not among the methods run"):
+        parse_settings(["bayes.chains=3"], methods=["kriging"])
+    assert parse_settings(["kriging.rank=5"], methods=["kriging-solver"]) == {"kriging": {"rank": 5}}
 
 
 @pytest.mark.parametrize("method, bad", [("kriging", {"rank": "abc"}), ("kriging", {"members": 2.5}),

@@ -95,14 +95,18 @@ def parse_range(text: str) -> range:
         raise InputError(f"sample range {text!r}: expected START:STOP with 0 <= START < STOP, or one index") from None
 
 
-def parse_settings(texts: list[str], settings: dict | None = None) -> dict:
+def parse_settings(texts: list[str], settings: dict | None = None, methods: list[str] | None = None) -> dict:
     """``METHOD.FIELD=VALUE`` overrides (``kriging.rank=256``, ``bayes.steps=4000``) merged into ``settings``.
 
     Values are read as int, float, true/false or none where they parse so, else kept as text;
-    each method's settings check them before any work.
+    each method's settings check them before any work. With ``methods`` (those to run), an
+    override for a method that is not run (nor wrapped by one that is) is refused, not ignored.
     """
     from ..solve import METHODS
 
+    running = None
+    if methods is not None:
+        running = {m for m in methods if m in METHODS} | {METHODS[m].tuned_as for m in methods if m in METHODS}
     out = {k: dict(v) for k, v in (settings or {}).items()}
     for text in texts:
         m = re.fullmatch(r"\s*([A-Za-z0-9_-]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*", text)
@@ -111,6 +115,8 @@ def parse_settings(texts: list[str], settings: dict | None = None) -> dict:
         method, name, value = m.groups()
         if method not in METHODS:
             raise InputError(f"setting {text!r}: method must be one of {', '.join(METHODS)}, got {method!r}")
+        if running is not None and method not in running:
+            raise InputError(f"setting {text!r}: {method} is not among the methods run ({', '.join(methods)})")
         out.setdefault(method, {})[name] = _literal(value)
     return out
 
@@ -163,10 +169,6 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
         task = Observation.task_of({s.channel for s in specs})
         if task == "forward" and all(s.fraction == 1 for s in specs):
             task = "forward-full"
-    unused = sorted({k for k, v in opts.settings.items() if v} - {m.name for m in methods}
-                    - {m.tuned_as for m in methods if m.tuned_as})
-    if unused:
-        raise InputError(f"settings given for method(s) {', '.join(unused)}, which this comparison does not run")
     # a variant ("<method>-solver") takes the settings given to the method it wraps, then its own
     settings = {m.name: m.make_settings(name, task, {**opts.settings.get(m.tuned_as, {}), **opts.settings.get(m.name, {})})
                 for m in methods}
