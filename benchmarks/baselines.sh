@@ -6,7 +6,7 @@
 # lands in runs/baselines/<pde>-<task>-<pct>/report.md and is copied to benchmarks/results/.
 #   bash benchmarks/baselines.sh poisson 3 0:50 [extra piddm solve options]
 # BAYES=0 leaves the Bayes limit out (Darcy and Navier–Stokes sample it by MCMC: its own, smaller run with
-# TAG=-bayes and fewer samples); RECONSTRUCTION=0 skips the reconstruction task.
+# TAG=-bayes and fewer samples); FORWARD=0, INVERSE=0, RECONSTRUCTION=0 skip a task.
 set -euo pipefail
 pde=${1:?usage: baselines.sh PDE PERCENT START:STOP}
 pct=${2:?percent observed}
@@ -28,7 +28,7 @@ run() {  # task, observe specs...
   cp "$out/$name/report.md" "$results/$name.md"
   cp "$out/$name/metrics.json" "$results/$name.json"
 }
-run forward --observe "a:$pct%"
-run inverse --observe "u:$pct%"
+[ "${FORWARD:-1}" = 1 ] && run forward --observe "a:$pct%"
+[ "${INVERSE:-1}" = 1 ] && run inverse --observe "u:$pct%"
 [ "${RECONSTRUCTION:-1}" = 1 ] && run reconstruction --observe "a:$pct%" --observe "u:$pct%"
 exit 0
