@@ -2,8 +2,8 @@
 # The strong-baselines comparison of one problem at one observed fraction: forward (a observed), inverse
 # (u observed) and reconstruction (both), every registry method but operator and nearest-solver, on the same
 # test samples and masks; the physics-only baseline gets PIDDM's wall time per sample; the Bayes limit is the
-# last row. Each report
-# lands in runs/baselines/<pde>-<task>-<pct>/report.md and is copied to benchmarks/results/.
+# last row. Each report lands in runs/baselines/<pde>-<task>-<pct>/report.md and is copied to
+# benchmarks/results/baselines/.
 #   bash benchmarks/baselines.sh poisson 3 0:50 [extra piddm solve options]
 # BAYES=0 leaves the Bayes limit out (Darcy and Navier–Stokes sample it by MCMC: its own, smaller run with
 # TAG=-bayes and fewer samples); FORWARD=0, INVERSE=0, RECONSTRUCTION=0 skip a task.
