@@ -170,8 +170,8 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
         if task == "forward" and all(s.fraction == 1 for s in specs):
             task = "forward-full"
     # a variant ("<method>-solver") takes the settings given to the method it wraps, then its own
-    settings = {m.name: m.make_settings(name, task, {**opts.settings.get(m.tuned_as, {}), **opts.settings.get(m.name, {})})
-                for m in methods}
+    given = {m.name: {**opts.settings.get(m.tuned_as, {}), **opts.settings.get(m.name, {})} for m in methods}
+    settings = {m.name: m.make_settings(name, task, given[m.name]) for m in methods}
     out = Path(opts.out) if opts.out else Path("runs") / f"{name}-solve-{task}"
     check_output(out, opts.overwrite)
     if opts.input_file is not None:
@@ -289,7 +289,6 @@ def _columns(problem, truth: set, members: int, bound=None):
     cols += [Column("nfe", "NFE", "int", False), Column("grad_evals", "grad evals", "int", False),
              Column("s_per_sample", "s/sample", "s", False), Column("failed", "failed", "int", False)]
     return cols
-
 
 
 def _certified_bound(scored, wanted, wanted_err, settings) -> tuple:
