@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,11 +26,10 @@ from pde_bench.loading import resolve_split
 from pde_bench.torch_data import FieldDataset
 
 from .distributed import Context
-from .files import atomic_write_json
 from .networks import count_parameters
 from .operator import (DEFAULT_FRACTIONS, OBSERVED, OperatorInfo, build_operator, draw_masks, mask_generator,
                        network_config, operator_inputs, save_operator)
-from .training import TrainConfig, TrainResult, batch_indices, train
+from .training import TrainConfig, TrainResult, batch_indices, prepare_run_folder, train
 
 __all__ = ["DEFAULT_MINUTES", "OperatorOptions", "parse_fractions", "run_operator", "train_operator",
            "training_config"]
@@ -138,14 +136,8 @@ def train_operator(opts: OperatorOptions, ctx: Context, *, resume: bool = False,
                         data={"path": str(Path(opts.data)), "train_file": str(data.path), "n_train": len(data),
                               "seed": data.attrs.get("seed"), "generator_version": data.attrs.get("generator_version")},
                         training={**asdict(opts.train), "parameters": count_parameters(net)})
-    if ctx.is_main:
-        if overwrite and out.exists() and not resume:
-            shutil.rmtree(out)
-        out.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            atomic_write_json(out / OPTIONS, {"options": asdict(opts), "parameters": count_parameters(net),
-                                              "world_size": ctx.world, "provenance": provenance(asdict(opts))})
-    ctx.barrier()
+    prepare_run_folder(out, ctx, asdict(opts), count_parameters(net), resume=resume, overwrite=overwrite,
+                       name=OPTIONS)
 
     share, dev, res = opts.train.batch // max(ctx.world, 1), ctx.device, data.resolution
 

@@ -9,7 +9,6 @@ samples in physical units.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,13 +24,12 @@ from pde_bench.torch_data import FieldDataset
 
 from .distributed import Context
 from .edm import Denoiser, edm_loss, fixed_sigma_loss, sample_sigmas
-from .files import atomic_write_json
 from .models import LoadedModel, ModelInfo, save_model
 from .networks import backbone_config, build_backbone, count_parameters
 from .noise import standard_noise
 from .plots import save_field_grid
 from .sampling import generate
-from .training import TrainConfig, TrainResult, batch_indices, train
+from .training import TrainConfig, TrainResult, batch_indices, prepare_run_folder, train
 
 __all__ = ["VAL_SIGMAS", "TeacherOptions", "check_teacher_inputs", "sample_teacher", "train_teacher"]
 
@@ -110,14 +108,8 @@ def train_teacher(opts: TeacherOptions, ctx: Context, *, resume: bool = False, o
                            "seed": data.attrs.get("seed"), "generator_version": data.attrs.get("generator_version"),
                            "residual_scale": float(data.attrs["residual_scale"])},
                      training={**asdict(opts.train), "parameters": count_parameters(denoiser)})
-    if ctx.is_main:
-        if overwrite and out.exists() and not resume:
-            shutil.rmtree(out)
-        out.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            atomic_write_json(out / OPTIONS, {"options": asdict(opts), "parameters": count_parameters(denoiser),
-                                              "world_size": ctx.world, "provenance": provenance(asdict(opts))})
-    ctx.barrier()
+    prepare_run_folder(out, ctx, asdict(opts), count_parameters(denoiser), resume=resume, overwrite=overwrite,
+                       name=OPTIONS)
 
     share = opts.train.batch // max(ctx.world, 1)
     dev = ctx.device

@@ -28,7 +28,8 @@ from .distributed import Context
 from .ema import EMA
 from .files import atomic_torch_save, load_tensor_state, tensor_state
 
-__all__ = ["TrainConfig", "TrainResult", "batch_indices", "load_checkpoint", "step_seed", "train"]
+__all__ = ["TrainConfig", "TrainResult", "batch_indices", "load_checkpoint", "prepare_run_folder", "step_seed",
+           "train"]
 
 CHECKPOINT = "checkpoint.pt"
 LOSS_CSV = "loss.csv"
@@ -103,6 +104,26 @@ def batch_indices(step: int, batch: int, n: int, seed: int, rank: int = 0, world
         sel = pos.div(n, rounding_mode="floor") == epoch
         out[sel] = _PERM_CACHE[key][pos[sel] % n]
     return out
+
+
+def prepare_run_folder(out: Path, ctx, options: dict, parameters: int, *, resume: bool, overwrite: bool,
+                       name: str = "options.json") -> None:
+    """The run folder of a training command (main rank): replaced with ``overwrite``, made, and on a fresh
+    start given its options file (options, parameter count, world size, provenance); then all ranks meet."""
+    import shutil
+
+    from pde_bench.conventions import provenance
+
+    from .files import atomic_write_json
+
+    if ctx.is_main:
+        if overwrite and out.exists() and not resume:
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            atomic_write_json(out / name, {"options": options, "parameters": parameters, "world_size": ctx.world,
+                                           "provenance": provenance(options)})
+    ctx.barrier()
 
 
 def load_checkpoint(path: Path) -> dict:
