@@ -21,12 +21,14 @@ def solve(
     input_file: Path | None = typer.Option(None, "--input", help="observation file (mask_a, obs_a, mask_u, obs_u, "
                                            "each (n, N, N); optional a_true, u_true) instead of --test/--observe"),
     student: Path | None = typer.Option(None, "--student", help="student.pt or distill run folder [shipped]"),
+    teacher: Path | None = typer.Option(None, "--teacher", help="teacher.pt or run folder, for dpde, dps, eci and "
+                                        "dflow [shipped]"),
     data: Path | None = typer.Option(None, "--data", help="data-set folder [data/<pde>-<res>, else made]"),
     out: Path | None = typer.Option(None, "-o", "--out", help="output folder [runs/<pde>-solve-<task>]"),
     obs_noise: float = typer.Option(0.0, "--obs-noise", help="observation noise std in physical units "
                                     "(0: noise-free, imposed exactly)"),
     mask_seed: int = typer.Option(0, "--mask-seed", help="masks of sample i drawn from (mask seed, channel, i)"),
-    method: list[str] = typer.Option(["piddm"], "--method", help="piddm, piddm-solver, physics, kriging, "
+    method: list[str] = typer.Option(["piddm"], "--method", help="piddm, piddm-solver, dpde, dps, eci, dflow, physics, kriging, "
                                      "kriging-solver, nearest, nearest-solver, nearest-k, nearest-k-solver, "
                                      "operator, bayes (docs/solve.md); repeat for a comparison"),
     setting: list[str] = typer.Option([], "--set", help="METHOD.FIELD=VALUE: any method's setting, e.g. "
@@ -67,7 +69,8 @@ def solve(
                             "budget_s": physics_budget}}
     opts = SolveOptions(pde=pde, observe=list(observe), test=test, split=split,
                         input_file=None if input_file is None else str(input_file),
-                        student=None if student is None else str(student), data=None if data is None else str(data),
+                        student=None if student is None else str(student),
+                        teacher=None if teacher is None else str(teacher), data=None if data is None else str(data),
                         out=None if out is None else str(out), obs_noise=obs_noise, mask_seed=mask_seed,
                         methods=list(method),
                         settings=parse_settings(setting, {k: {f: v for f, v in d.items() if v is not None}

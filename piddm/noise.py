@@ -10,6 +10,8 @@ the same noise whatever seeds a user picks:
   same noise, so rows are paired sample by sample).
 - ``solve``: the K starts of the noise search; start k of test sample i is index K * i + k.
 - ``grid``: the fixed noise of a teacher's progress images.
+- ``resample``: the fresh prior noise of ECI-sampling's passes: pass c of member row r (K * i + k)
+  is index r * RESAMPLE_STRIDE + c.
 
 The streams other than ``pairs`` seed each row from ``numpy.random.SeedSequence([stream, seed,
 index])``, disjoint from the pairs' formula and from each other.
@@ -20,9 +22,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["STREAMS", "standard_noise"]
+__all__ = ["RESAMPLE_STRIDE", "STREAMS", "standard_noise"]
 
-STREAMS = {"pairs": 0, "evaluation": 1, "solve": 2, "grid": 3}
+STREAMS = {"pairs": 0, "evaluation": 1, "solve": 2, "grid": 3, "resample": 4}
+RESAMPLE_STRIDE = 1_000_003  # indices of one row's resampled noise: r * stride + pass (passes < stride)
 
 
 def _row_seed(stream: str, seed: int, index: int) -> int:

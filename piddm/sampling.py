@@ -70,19 +70,31 @@ def sample_euler(denoiser: DenoiserFn, x: torch.Tensor, sigmas: torch.Tensor,
 
 
 def sample_heun(denoiser: DenoiserFn, x: torch.Tensor, sigmas: torch.Tensor,
-                callback: Callable | None = None) -> SampleResult:
-    """EDM's Algorithm 1 (deterministic Heun, no churn); the last step to sigma = 0 is Euler."""
+                callback: Callable | None = None, guide: Callable | None = None) -> SampleResult:
+    """EDM's Algorithm 1 (deterministic Heun, no churn); the last step to sigma = 0 is Euler.
+
+    ``guide(i, x_i, x_next, denoised)`` (optional) returns the step's corrected x_next; with it,
+    both network calls of step i are taken with gradients with respect to x_i, so the guide can
+    differentiate a loss of ``denoised`` (the last denoiser output, Heun's second call or the final
+    Euler call) through both (DiffusionPDE's guidance, :mod:`piddm.guidance`). A guide that returns
+    x_next unchanged gives exactly the plain sampler.
+    """
     nfe = 0
     for i in range(len(sigmas) - 1):
         s, s_next = sigmas[i].to(x.dtype), sigmas[i + 1].to(x.dtype)
-        denoised = denoiser(x, _sigma_like(s, x))
-        nfe += 1
-        d = (x - denoised) / s
-        x_next = x + (s_next - s) * d
-        if s_next > 0:
-            denoised = denoiser(x_next, _sigma_like(s_next, x))
+        if guide is not None:
+            x = x.detach().requires_grad_(True)
+        with torch.set_grad_enabled(guide is not None or torch.is_grad_enabled()):
+            denoised = denoiser(x, _sigma_like(s, x))
             nfe += 1
-            x_next = x + (s_next - s) * (d + (x_next - denoised) / s_next) / 2
+            d = (x - denoised) / s
+            x_next = x + (s_next - s) * d
+            if s_next > 0:
+                denoised = denoiser(x_next, _sigma_like(s_next, x))
+                nfe += 1
+                x_next = x + (s_next - s) * (d + (x_next - denoised) / s_next) / 2
+        if guide is not None:
+            x_next = guide(i, x, x_next, denoised).detach()
         x = x_next
         if callback is not None:
             callback(i, x, denoised)

@@ -41,6 +41,7 @@ class SolveOptions:
     split: str = "test"
     input_file: str | None = None  # an observation file instead of observe/test
     student: str | None = None  # student.pt or distill run folder [shipped]
+    teacher: str | None = None  # teacher.pt or run folder, for the methods that sample it [shipped]
     data: str | None = None  # data-set folder [data/<pde>-<res>, else made]
     out: str | None = None  # [runs/<pde>-solve-<task>]
     obs_noise: float = 0.0
@@ -203,9 +204,16 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
             Path(opts.data) if opts.data else None, model, 1, "piddm solve", progress)
         train = TrainSplit(train_dir, model)
         train.fields()  # read and checked before any method runs
+    teacher = None
+    if any(m.needs_teacher for m in methods):
+        from ..models import load_model
+
+        teacher = load_model(opts.teacher or reference_model(name, "teacher"), "teacher", problem=name,
+                             resolution=res, device=device)
     context = SolveContext(physics=PhysicsLoss.for_model(model), student=student, model=model, device=device,
-                           train=train)
-    options = {**asdict(opts), "pde": name, "task": task, "source": source, "student": str(model.path)}
+                           train=train, teacher=teacher)
+    options = {**asdict(opts), "pde": name, "task": task, "source": source, "student": str(model.path),
+               "teacher": None if teacher is None else str(teacher.path)}
     prov = provenance({**options, "device": str(device)})
     with atomic_output(out, overwrite=opts.overwrite) as tmp:
         tmp.mkdir(parents=True)
@@ -411,7 +419,7 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
         notes.append(headline)
     from ..defaults import tuned
 
-    untuned = [m.label for m, _, _ in scored if m.role != "bound" and m.name in ("piddm", "physics")
+    untuned = [m.label for m, _, _ in scored if m.role != "bound" and m.name in ("piddm", "physics", "dpde", "dps", "eci", "dflow")
                and not tuned(m.name, name, task)]
     if untuned:
         notes.append(f"{' and '.join(untuned)}: no settings tuned for {name} {task}; class defaults (the baselines "

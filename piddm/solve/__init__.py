@@ -7,7 +7,7 @@ Every way of answering a task is one module (a settings dataclass and a ``solve`
 
 from __future__ import annotations
 
-from . import bayes, kriging, nearest, noise_search, operator, physics_only
+from . import bayes, dflow, diffusion_pde, eci, kriging, nearest, noise_search, operator, physics_only
 from .then_solver import then_solver
 from .method import Method, SolveContext, tuning_task, wanted_fields
 from .result import SolveResult
@@ -17,6 +17,10 @@ __all__ = ["METHODS", "Method", "SolveContext", "SolveResult", "tuning_task", "w
 METHODS: dict[str, Method] = {m.name: m for m in (
     noise_search.METHOD,
     then_solver(noise_search.METHOD),
+    diffusion_pde.DPDE,
+    diffusion_pde.DPS,
+    eci.METHOD,
+    dflow.METHOD,
     physics_only.METHOD,
     kriging.METHOD,
     then_solver(kriging.METHOD),

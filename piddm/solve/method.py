@@ -35,6 +35,7 @@ class SolveContext:
     device: torch.device = torch.device("cpu")
     train: Any = None  # a TrainSplit (piddm.solve.train_split) for the methods fitted on the training split
     cache: dict = field(default_factory=dict)  # fits shared by the methods of one comparison (e.g. a covariance)
+    teacher: Any = None  # the teacher (a LoadedModel) for the methods that sample it (DiffusionPDE, ECI, D-Flow)
 
     def training(self, max_samples: int | None = None):
         """(a, u) of the training split (physical, float64); an InputError when the comparison gave none."""
@@ -58,6 +59,7 @@ class Method:
     limit: knows the data generator, no practical method can use it; reported last).
     ``needs_train``: fitted on the comparison's training split (:attr:`SolveContext.train`).
     ``tuned_as``: the method whose tuned settings it takes (a variant such as "then the solver").
+    ``needs_teacher``: samples the diffusion teacher (:attr:`SolveContext.teacher`).
     """
 
     name: str
@@ -69,6 +71,7 @@ class Method:
     role: str = "baseline"
     needs_train: bool = False
     tuned_as: str | None = None
+    needs_teacher: bool = False
 
     def __post_init__(self):
         if self.role not in ROLES:
