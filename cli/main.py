@@ -22,13 +22,14 @@ _STATE = {"debug": False}
 
 
 def _add_subcommands() -> None:
-    from . import data, distill, operator, solve, teacher
+    from . import compare, data, distill, operator, solve, teacher
 
     app.add_typer(data.app, name="data")
     app.command("train-teacher")(teacher.train_teacher)
     app.command("sample")(teacher.sample)
     app.command("distill")(distill.distill)
     app.command("solve")(solve.solve)
+    app.command("compare")(compare.compare)
     app.command("train-operator")(operator.train_operator)
 
 

@@ -101,3 +101,21 @@ def tuned(method: str, problem: str, task: str) -> dict:
 def distill_defaults(problem: str, quick: bool = False) -> dict:
     """The distill experiment's settings for a problem (``quick``: the smoke run's)."""
     return dict(DISTILL_QUICK) if quick else {**DISTILL, **DISTILL_BY_PROBLEM.get(problem, {})}
+
+
+# piddm compare: the methods run when none are named. Every way of sampling the teacher with observations
+# (DiffusionPDE, DPS, ECI, D-Flow) beside PIDDM, the best non-generative baseline of the strong-baselines
+# reports (kriging; on forward tasks also kriging → solver, the best Darcy forward row) and, where it is exact
+# and cheap, the Bayes limit (Poisson, Helmholtz; Darcy's and Navier–Stokes' MCMC takes minutes per sample:
+# add --method bayes).
+COMPARE_GENERATIVE = ("piddm", "dpde", "dps", "eci", "dflow")
+
+
+def compare_methods(problem: str, task: str) -> list[str]:
+    """The default rows of ``piddm compare --pde problem --task task``."""
+    methods = [*COMPARE_GENERATIVE, "kriging"]
+    if task.startswith("forward"):
+        methods.append("kriging-solver")
+    if problem in ("poisson", "helmholtz"):
+        methods.append("bayes")
+    return methods

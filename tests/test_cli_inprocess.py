@@ -100,3 +100,41 @@ def test_distill_refuses_bad_settings_in_process(tiny_models, tmp_path, monkeypa
     _one_line(_piddm(monkeypatch, capsys, *base, "--lam", "inf", "-o", tmp_path / "x"), "lam must be finite")
     _one_line(_piddm(monkeypatch, capsys, *base, "--resume", "--overwrite", "-o", tmp_path / "x"), "exclude")
     assert not (tmp_path / "x").exists()
+
+
+def test_compare_runs_every_default_row_on_the_same_teacher_and_writes_its_figures(tiny_models, tmp_path,
+                                                                                  monkeypatch, capsys):
+    from piddm.defaults import compare_methods
+
+    teacher, student, data = tiny_models("darcy")
+    fast = ["--set", "piddm.starts=1", "--set", "piddm.iters=2", "--set", "piddm.polish=0", "--set", "dpde.steps=3",
+            "--set", "dps.steps=3", "--set", "eci.steps=4", "--set", "dflow.iters=1", "--set", "dflow.teacher_steps=2"]
+    code, out, err = _piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--task", "forward", "--student", student,
+                            "--teacher", teacher, "--data", data, "--test", "0:2", "--observed", "10", "--device",
+                            "cpu", "-o", tmp_path / "cmp", *fast)
+    assert code == 0, err
+    import json
+
+    metrics = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
+    rows = [r["method"] for r in metrics["rows"]]
+    assert rows[:5] == ["piddm", "dpde", "dps", "eci", "dflow"] and set(rows) == set(compare_methods("darcy", "forward"))
+    assert metrics["options"]["teacher"] == str(teacher) and metrics["options"]["observe"] == ["a:10%"]
+    for name in ("methods.png", "error_vs_time.png", "report.md"):
+        assert (tmp_path / "cmp" / name).exists(), name
+    dpde = next(r for r in metrics["rows"] if r["method"] == "dpde")
+    assert dpde["cost"]["nfe"] == 5 and dpde["cost"]["grad_evals"] == 3  # 2N - 1 calls, N backward passes
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--task", "generate"], ["task must be one of"]),
+    (["--task", "forward", "--observed", "0"], ["--observed", "(0, 100]"]),
+    (["--task", "forward", "--set", "eci.resample=-1"], ["ECI", "resample"]),
+    (["--task", "inverse", "--set", "dpde.residual=theirs"], ["residual"]),
+])
+def test_compare_bad_options_are_one_line_errors_that_leave_nothing(tiny_models, tmp_path, monkeypatch, capsys, args,
+                                                                   fragments):
+    teacher, student, data = tiny_models("darcy")
+    out = tmp_path / "cmp"
+    _one_line(_piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--student", student, "--teacher", teacher,
+                     "--data", data, "--test", "0:2", "--device", "cpu", "-o", out, *args), *fragments)
+    assert not out.exists()

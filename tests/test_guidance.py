@@ -154,6 +154,10 @@ def test_teacher_methods_answer_with_observations_held_and_count_their_costs(dar
         assert res.nfe >= heun_nfe(2) and res.nfe % heun_nfe(2) == 0
     again = m.solve(ctx, obs, s, np.arange(3))
     assert np.array_equal(again.u, res.u)  # reproducible from its noise streams
+    if method == "eci":  # resample 0 (never) is a setting of its own, not "use the default"
+        never = m.solve(ctx, obs, m.make_settings("darcy", "reconstruction", {**settings, "resample": 0}),
+                        np.arange(3))
+        assert not np.array_equal(never.u, res.u)
 
 
 def test_a_samples_answer_does_not_depend_on_its_batch(darcy_context):
@@ -172,7 +176,7 @@ def test_teacher_methods_need_a_teacher_and_check_their_settings(darcy_context):
     with pytest.raises(InputError, match="no teacher"):
         METHODS["eci"].solve(replace(ctx, teacher=None), obs, METHODS["eci"].make_settings("darcy", "forward"))
     for method, bad in (("dpde", {"zeta_pde": -1}), ("dpde", {"residual": "theirs"}), ("dps", {"steps": 0}),
-                        ("eci", {"resample": 0}), ("eci", {"stream": "resample"}), ("dflow", {"teacher_steps": 0})):
+                        ("eci", {"resample": -1}), ("eci", {"stream": "resample"}), ("dflow", {"teacher_steps": 0})):
         with pytest.raises(InputError, match=next(iter(bad))):
             METHODS[method].make_settings("darcy", "forward", bad)
     with pytest.raises(InputError, match="Darcy stencil"):

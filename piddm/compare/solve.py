@@ -230,7 +230,29 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
         options["resolved_settings"] = {k: v.to_dict() for k, v in settings.items()}  # budgets as given
         comparison = _comparison(name, res, task, obs, source, scored, settings, options, prov, model, train)
         comparison.write(tmp)
+        _figures(tmp, comparison, scored, truth, context, task, res)
     return comparison, out
+
+
+def _figures(folder: Path, comparison, scored, truth, context, task, res) -> None:
+    """methods.png (truth and every method on the first samples, with residual maps) and, with the truth known,
+    error_vs_time.png (each method's mean error of the wanted field(s) against its seconds per sample)."""
+    from ..report.figures import save_error_vs_time, save_methods_grid
+    from ..solve import wanted_fields
+
+    problem = context.physics.problem
+    name = problem.name
+    save_methods_grid(folder / "methods.png", problem, truth, {m.name: (r.a, r.u) for m, r, _ in scored},
+                      context.physics.scale, f"{name} {res}², {task}: first samples, log10 |residual| / scale")
+    keys = [f"err_{ch}" for ch in wanted_fields(task) if f"err_{ch}" in scored[0][2]]
+    if not keys:
+        return
+    points = []
+    for m, r, ps in scored:
+        err = sum(np.asarray(ps[k], np.float64) for k in keys)
+        points.append((m.label, r.seconds_per_sample, float(err.mean()), float(err.std() / np.sqrt(max(len(err), 1)))))
+    save_error_vs_time(folder / "error_vs_time.png", points, " + ".join(keys) + " (relative)",
+                       f"{comparison.title}: error against time (mean ± s.e. over samples)")
 
 
 def _score_and_save(folder: Path, method, settings, result, context, obs, truth, ids, task, prov, max_panels,

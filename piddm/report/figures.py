@@ -12,7 +12,7 @@ from pde_bench.problems.base import Problem
 
 from ..plots import save_field_grid
 
-__all__ = ["residual_maps", "save_panel", "save_sample_panel"]
+__all__ = ["residual_maps", "save_error_vs_time", "save_methods_grid", "save_panel", "save_sample_panel"]
 
 
 def residual_maps(problem: Problem, a: np.ndarray, u: np.ndarray, scale: float) -> np.ndarray:
@@ -82,5 +82,39 @@ def save_sample_panel(path: Path, i: int, problem: Problem, result, obs,
     fig.suptitle(title, fontsize=9)
     with atomic_output(Path(path), overwrite=True) as tmp:
         fig.savefig(tmp, dpi=72, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def save_methods_grid(path: Path, problem: Problem, truth: dict[str, np.ndarray],
+                      results: dict[str, tuple[np.ndarray, np.ndarray]], scale: float, title: str,
+                      columns: int = 4) -> Path:
+    """Methods × samples: the truth and every method's (a, u) with its residual map (rows), first samples (columns)."""
+    fields = {"truth": (truth["a"], truth["u"])} if "a" in truth and "u" in truth else {}
+    fields.update(results)
+    return save_panel(path, problem, fields, scale, title, columns=columns)
+
+
+def save_error_vs_time(path: Path, points: list[tuple[str, float, float, float]], ylabel: str, title: str) -> Path:
+    """Mean error against seconds per sample (log axis), one labelled point per method with its standard error.
+
+    ``points``: (label, seconds per sample, mean error, standard error of the mean).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+    for label, sec, err, se in points:
+        ax.errorbar([max(sec, 1e-4)], [err], yerr=[se], fmt="o", capsize=3)
+        ax.annotate(label, (max(sec, 1e-4), err), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per sample (log scale)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    with atomic_output(Path(path), overwrite=True) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
     plt.close(fig)
     return Path(path)

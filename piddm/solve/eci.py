@@ -35,7 +35,7 @@ __all__ = ["ECISettings", "METHOD", "overwrite", "solve_eci"]
 class ECISettings:
     steps: int = 200  # N grid levels (Karras grid, σ_N = 0)
     mix: int = 1  # M passes per level
-    resample: int | None = 5  # R: a fresh ε every R passes (None: never)
+    resample: int = 5  # R: a fresh ε every R passes (0: never)
     members: int = 1
     seed: int = 0
     batch: int = 16  # samples per network batch; never changes an answer
@@ -44,8 +44,7 @@ class ECISettings:
     def check(self) -> None:
         checks = (("steps", is_int(self.steps) and self.steps >= 1, "an integer >= 1"),
                   ("mix", is_int(self.mix) and self.mix >= 1, "an integer >= 1"),
-                  ("resample", self.resample is None or (is_int(self.resample) and self.resample >= 1),
-                   "an integer >= 1 or none"),
+                  ("resample", is_int(self.resample) and self.resample >= 0, "an integer >= 0 (0: never)"),
                   ("members", is_int(self.members) and self.members >= 1, "an integer >= 1"),
                   ("seed", is_int(self.seed) and self.seed >= 0, "an integer >= 0"),
                   ("batch", is_int(self.batch) and self.batch >= 1, "an integer >= 1"),
@@ -92,7 +91,7 @@ def solve_eci(context: SolveContext, obs: Observation, settings: ECISettings, sa
                                              stream="resample") for r in rows])
 
         constrain = overwrite(mask_all[s:s + b].repeat_interleave(K, 0), xobs_all[s:s + b].repeat_interleave(K, 0))
-        out = sample_eci(teacher.denoiser, eps, sigmas, constrain, settings.mix, settings.resample, fresh)
+        out = sample_eci(teacher.denoiser, eps, sigmas, constrain, settings.mix, settings.resample or None, fresh)
         a, u = teacher.normaliser.to_physical(out.x.cpu())
         sl = slice(s, s + b)
         a_m.append(impose(a.view(b, K, res, res).numpy().astype(np.float64), obs, 0, sl))
@@ -107,7 +106,7 @@ def solve_eci(context: SolveContext, obs: Observation, settings: ECISettings, sa
 
 
 def _describe(s: ECISettings) -> str:
-    again = "never" if s.resample is None else f"every {s.resample} passes"
+    again = "never" if not s.resample else f"every {s.resample} passes"
     return (f"ECI-sampling on the teacher: N = {s.steps} levels, M = {s.mix} pass(es) per level, fresh prior noise "
             f"{again}; observed pixels overwritten in every clean estimate; {s.members} member(s) per sample")
 

@@ -1,0 +1,71 @@
+"""``piddm compare``: every way of enforcing observations and physics on the same teacher, in one report.
+
+A solve comparison (:func:`piddm.compare.solve.run`) whose observations come from the task
+(forward: a observed, inverse: u, reconstruction: both, each at ``--observed`` percent) and whose
+default rows are PIDDM, DiffusionPDE, DPS, ECI-sampling and D-Flow on the shipped teacher and
+student, the best non-generative baseline and, where exact, the Bayes limit
+(:func:`piddm.defaults.compare_methods`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+TASKS = {"forward": ("a",), "inverse": ("u",), "reconstruction": ("a", "u"), "reconstruct": ("a", "u")}
+
+
+def compare(
+    pde: str = typer.Option(..., "--pde", help="darcy | poisson | helmholtz | navier-stokes"),
+    task: str = typer.Option(..., "--task", help="forward (a observed) | inverse (u observed) | reconstruction "
+                             "(both)"),
+    observed: float = typer.Option(3.0, "--observed", help="percent of the observed channel(s)' pixels"),
+    test: str = typer.Option("0:100", "--test", help="samples START:STOP of the data split"),
+    split: str = typer.Option("test", "--split", help="test | val"),
+    input_file: Path | None = typer.Option(None, "--input", help="observation file (as piddm solve) instead of "
+                                           "--test/--observed"),
+    method: list[str] = typer.Option([], "--method", help="a solve method (piddm solve --help lists them); "
+                                     "repeat; default: piddm, dpde, dps, eci, dflow, kriging (+ kriging-solver "
+                                     "forward, + bayes on Poisson/Helmholtz)"),
+    setting: list[str] = typer.Option([], "--set", help="METHOD.FIELD=VALUE, e.g. dpde.steps=500 or "
+                                      "dpde.residual=original (repeatable)"),
+    student: Path | None = typer.Option(None, "--student", help="student.pt or distill run folder [shipped]"),
+    teacher: Path | None = typer.Option(None, "--teacher", help="teacher.pt or run folder [shipped]"),
+    data: Path | None = typer.Option(None, "--data", help="data-set folder [data/<pde>-<res>, else made]"),
+    out: Path | None = typer.Option(None, "-o", "--out", help="output folder [runs/<pde>-compare-<task>]"),
+    obs_noise: float = typer.Option(0.0, "--obs-noise", help="observation noise std in physical units"),
+    mask_seed: int = typer.Option(0, "--mask-seed", help="masks of sample i drawn from (mask seed, channel, i)"),
+    max_panels: int = typer.Option(4, "--max-panels", help="per-sample PNG panels per method (first samples)"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:k]"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
+):
+    """Compare PIDDM with DiffusionPDE, DPS, ECI-sampling and D-Flow on the same teacher, data and masks."""
+    import math
+
+    from pde_bench import get_problem
+    from pde_bench.conventions import InputError
+    from piddm.compare.solve import SolveOptions, parse_settings, run
+    from piddm.defaults import compare_methods
+
+    from .progress import bars
+
+    if task not in TASKS:
+        raise InputError(f"task must be one of forward, inverse, reconstruction, got {task!r}")
+    task = "reconstruction" if task == "reconstruct" else task
+    if not (math.isfinite(observed) and 0 < observed <= 100):
+        raise InputError(f"--observed must be a percentage in (0, 100], got {observed:g}")
+    name = get_problem(pde).name
+    methods = list(method) or compare_methods(name, task)
+    observe = [] if input_file is not None else [f"{ch}:{observed:g}%" for ch in TASKS[task]]
+    opts = SolveOptions(pde=name, observe=observe, test=test, split=split,
+                        input_file=None if input_file is None else str(input_file),
+                        student=None if student is None else str(student),
+                        teacher=None if teacher is None else str(teacher), data=None if data is None else str(data),
+                        out=str(out or Path("runs") / f"{name}-compare-{task}"), obs_noise=obs_noise,
+                        mask_seed=mask_seed, methods=methods, settings=parse_settings(setting, {}, methods),
+                        max_panels=max_panels, device=device, overwrite=overwrite)
+    with bars() as b:
+        comparison, folder = run(opts, progress=b.task)
+    typer.echo(comparison.markdown())
+    typer.echo(f"report    {folder / 'report.md'}")
