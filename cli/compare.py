@@ -13,15 +13,16 @@ from pathlib import Path
 
 import typer
 
-TASKS = {"forward": ("a",), "inverse": ("u",), "reconstruction": ("a", "u"), "reconstruct": ("a", "u")}
+TASKS = {"forward": ("a",), "inverse": ("u",), "reconstruction": ("a", "u"), "reconstruct": ("a", "u"), "generate": ()}
 
 
 def compare(
     pde: str = typer.Option(..., "--pde", help="darcy | poisson | helmholtz | navier-stokes"),
     task: str = typer.Option(..., "--task", help="forward (a observed) | inverse (u observed) | reconstruction "
-                             "(both)"),
+                             "(both) | generate (no observations: PIDDM-1 against the guided teacher samplers)"),
     observed: float = typer.Option(3.0, "--observed", help="percent of the observed channel(s)' pixels"),
-    test: str = typer.Option("0:100", "--test", help="samples START:STOP of the data split"),
+    test: str = typer.Option("0:100", "--test", help="samples START:STOP of the data split (generate: 0:N, N samples "
+                             "per method against the first N)"),
     split: str = typer.Option("test", "--split", help="test | val"),
     input_file: Path | None = typer.Option(None, "--input", help="observation file (as piddm solve) instead of "
                                            "--test/--observed"),
@@ -51,8 +52,10 @@ def compare(
     from .progress import bars
 
     if task not in TASKS:
-        raise InputError(f"task must be one of forward, inverse, reconstruction, got {task!r}")
+        raise InputError(f"task must be one of forward, inverse, reconstruction, generate, got {task!r}")
     task = "reconstruction" if task == "reconstruct" else task
+    if task == "generate":
+        return _generate(pde, test, split, method, setting, student, teacher, data, out, device, overwrite, input_file)
     if not (math.isfinite(observed) and 0 < observed <= 100):
         raise InputError(f"--observed must be a percentage in (0, 100], got {observed:g}")
     name = get_problem(pde).name
@@ -65,6 +68,32 @@ def compare(
                         out=str(out or Path("runs") / f"{name}-compare-{task}"), obs_noise=obs_noise,
                         mask_seed=mask_seed, methods=methods, settings=parse_settings(setting, {}, methods),
                         max_panels=max_panels, device=device, overwrite=overwrite)
+    with bars() as b:
+        comparison, folder = run(opts, progress=b.task)
+    typer.echo(comparison.markdown())
+    typer.echo(f"report    {folder / 'report.md'}")
+
+
+def _generate(pde, test, split, method, setting, student, teacher, data, out, device, overwrite, input_file):
+    from pde_bench import get_problem
+    from pde_bench.conventions import InputError
+    from piddm.compare.generate import GENERATE_METHODS, GenerateOptions, run
+    from piddm.compare.solve import parse_range, parse_settings
+
+    from .progress import bars
+
+    if input_file is not None:
+        raise InputError("--input holds observations; generation takes none")
+    samples = parse_range(test)
+    if samples.start != 0:
+        raise InputError(f"--test {test}: generation draws N samples against the first N of the split; use 0:N")
+    name = get_problem(pde).name
+    methods = list(method) or list(GENERATE_METHODS)
+    settings = parse_settings(setting, {}, [m for m in methods if m in ("dpde", "eci")])
+    opts = GenerateOptions(pde=name, student=None if student is None else str(student),
+                           teacher=None if teacher is None else str(teacher), data=None if data is None else str(data),
+                           out=str(out or Path("runs") / f"{name}-compare-generate"), samples=len(samples),
+                           split=split, methods=methods, settings=settings, device=device, overwrite=overwrite)
     with bars() as b:
         comparison, folder = run(opts, progress=b.task)
     typer.echo(comparison.markdown())

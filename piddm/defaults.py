@@ -119,3 +119,14 @@ def compare_methods(problem: str, task: str) -> list[str]:
     if problem in ("poisson", "helmholtz"):
         methods.append("bayes")
     return methods
+
+
+# piddm compare --task generate: settings of the guided teacher samplers (DiffusionPDE with the PDE term only,
+# ECI with the boundary constraint) per problem; class defaults where none is listed (untuned, and the report
+# prints what was used).
+GENERATION: dict[str, dict[str, dict]] = {"dpde": {}, "eci": {}}
+
+
+def generation_settings(method: str, problem: str) -> dict:
+    """The settings of a guided teacher sampler for ``piddm compare --task generate`` on ``problem``."""
+    return dict(GENERATION.get(method, {}).get(problem, {}))

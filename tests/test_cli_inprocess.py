@@ -126,7 +126,8 @@ def test_compare_runs_every_default_row_on_the_same_teacher_and_writes_its_figur
 
 
 @pytest.mark.parametrize("args, fragments", [
-    (["--task", "generate"], ["task must be one of"]),
+    (["--task", "sideways"], ["task must be one of"]),
+    (["--task", "generate", "--set", "kriging.rank=3"], ["kriging"]),
     (["--task", "forward", "--observed", "0"], ["--observed", "(0, 100]"]),
     (["--task", "forward", "--set", "eci.resample=-1"], ["ECI", "resample"]),
     (["--task", "inverse", "--set", "dpde.residual=theirs"], ["residual"]),
@@ -138,3 +139,23 @@ def test_compare_bad_options_are_one_line_errors_that_leave_nothing(tiny_models,
     _one_line(_piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--student", student, "--teacher", teacher,
                      "--data", data, "--test", "0:2", "--device", "cpu", "-o", out, *args), *fragments)
     assert not out.exists()
+
+
+def test_compare_generate_scores_every_generator_on_the_same_noise(tiny_models, tmp_path, monkeypatch, capsys):
+    import json
+
+    teacher, student, data = tiny_models("darcy")
+    code, out, err = _piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--task", "generate", "--student",
+                            student, "--teacher", teacher, "--data", data, "--test", "0:4", "--device", "cpu",
+                            "--set", "dpde.steps=3", "--set", "eci.steps=3", "-o", tmp_path / "gen")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "gen" / "metrics.json").read_text())
+    assert [r["method"] for r in metrics["rows"]] == ["teacher", "piddm-1", "piddm-ref", "dpde", "eci"]
+    eci = next(r for r in metrics["rows"] if r["method"] == "eci")
+    assert eci["metrics"]["bc"] < 1e-6 and eci["cost"]["nfe"] == 3  # its constraint: u = 0 on the boundary
+    for key in ("volume_fraction", "interface_length", "spectrum_error"):
+        assert key in eci["metrics"], key
+    assert (tmp_path / "gen" / "spectrum.png").exists() and (tmp_path / "gen" / "methods.png").exists()
+    _one_line(_piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--task", "generate", "--test", "5:9",
+                     "-o", tmp_path / "g2"), "use 0:N")
+    assert not (tmp_path / "g2").exists()

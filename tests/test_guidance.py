@@ -184,3 +184,30 @@ def test_teacher_methods_need_a_teacher_and_check_their_settings(darcy_context):
 
         guided_losses(type("T", (), {"problem": get_problem("poisson"), "normaliser": None})(), None, None, None,
                       "original")
+
+
+def test_field_statistics_of_the_generation_comparison():
+    from piddm.compare.generate import interface_length, radial_spectrum, spectrum_error, volume_fraction
+
+    n = 16
+    x = np.arange(n) / n
+    u = np.cos(2 * np.pi * 3 * x)[None, :, None] * np.ones((2, n, n))  # one mode, |k| = 3
+    spec = radial_spectrum(u)
+    assert spec.shape == (n // 2 + 1,) and np.argmax(spec) == 3 and spec[3] > 1e3 * np.delete(spec, 3).max()
+    noise = np.random.default_rng(0).normal(size=(4, n, n))  # power in every bin
+    assert spectrum_error(noise, noise) == 0.0 and spectrum_error(2 * noise, noise) == pytest.approx(np.log10(4))
+    a = np.full((1, n, n), 3.0)
+    a[:, : n // 2] = 12.0  # two halves: one straight interface of n faces
+    assert volume_fraction(a, 12.0)[0] == 0.5 and interface_length(a, 0.1)[0] == pytest.approx(n * 0.1)
+
+
+def test_ecis_generation_constraint_holds_the_boundary_at_zero(darcy_context):
+    from piddm.compare.generate import boundary_constraint
+
+    ctx, _ = darcy_context
+    t = ctx.teacher
+    c = boundary_constraint(t, t.resolution, "cpu")
+    x = c(torch.randn(2, 2, t.resolution, t.resolution, dtype=torch.float64))
+    _, u = t.normaliser.to_physical(x)
+    ring = torch.cat([u[:, 0], u[:, -1], u[:, :, 0], u[:, :, -1]], dim=1)
+    assert float(ring.abs().max()) < 1e-12
