@@ -228,7 +228,7 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
             scored.append((m, result, _score_and_save(tmp, m, s, result, context, obs, truth, ids, task, prov,
                                                       opts.max_panels, progress)))
         options["resolved_settings"] = {k: v.to_dict() for k, v in settings.items()}  # budgets as given
-        comparison = _comparison(name, res, task, obs, source, scored, settings, options, prov, model, train)
+        comparison = _comparison(name, res, task, obs, source, scored, settings, options, prov, model, train, truth)
         comparison.write(tmp)
         _figures(tmp, comparison, scored, truth, context, task, res)
     return comparison, out
@@ -400,7 +400,25 @@ def _verdicts(scored, wanted, wanted_err, bound) -> list:
     return out
 
 
-def _comparison(name, res, task, obs, source, scored, settings, options, prov, model, train=None):
+def _stencil_floor(scored, settings, truth_keys, truth) -> list[str]:
+    """Where DiffusionPDE guides with its released Darcy stencil, that stencil's value on the ground truth (its floor)."""
+    from ..guidance import original_darcy_residual
+
+    out = []
+    for m, _, _ in scored:
+        s = settings[m.name]
+        if getattr(s, "residual", None) == "original" and truth is not None and {"a", "u"} <= truth_keys:
+            import torch
+
+            r = original_darcy_residual(torch.as_tensor(truth["a"]), torch.as_tensor(truth["u"]))
+            rms = float(r.pow(2).mean().sqrt())
+            out.append(f"{m.label} guides with DiffusionPDE's released Darcy stencil (index units, no 1/h²): on the "
+                       f"ground truth of these samples it is {rms:.3g} RMS per node (the forcing is 1), so its PDE term "
+                       "pulls away from the true solution; the residual columns use the problem's own operator.")
+    return out
+
+
+def _comparison(name, res, task, obs, source, scored, settings, options, prov, model, train=None, truth=None):
     from ..evaluate.scoring import coverage_note, summarise
     from ..report import Comparison, Cost, Row
     from ..solve import wanted_fields
@@ -470,6 +488,7 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
             after.append(_chain_note(m.label, result.extra))
     if bound_note:
         after.append(bound_note)
+    after += _stencil_floor(scored, settings, truth_keys, truth)
     for m, result, _ in scored:  # a time-matched method that overran its budget is said, not hidden
         budget = getattr(settings[m.name], "budget_s", None)
         if budget and result.seconds_per_sample > 1.2 * budget + 0.5:
