@@ -55,6 +55,11 @@ def compare(
         raise InputError(f"task must be one of forward, inverse, reconstruction, generate, got {task!r}")
     task = "reconstruction" if task == "reconstruct" else task
     if task == "generate":
+        unused = [flag for flag, value, default in (("--observed", observed, 3.0), ("--obs-noise", obs_noise, 0.0),
+                                                    ("--mask-seed", mask_seed, 0), ("--max-panels", max_panels, 4))
+                  if value != default]
+        if unused:
+            raise InputError(f"{', '.join(unused)}: no meaning for --task generate (no observations)")
         return _generate(pde, test, split, method, setting, student, teacher, data, out, device, overwrite, input_file)
     if not (math.isfinite(observed) and 0 < observed <= 100):
         raise InputError(f"--observed must be a percentage in (0, 100], got {observed:g}")

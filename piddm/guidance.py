@@ -10,7 +10,8 @@ Pure functions on network-unit tensors; the solve methods (:mod:`piddm.solve.dif
   per observed channel) and L_pde (the plain L2 norm of the residual / its node count). For the
   first ``switch`` of the steps (i <= 0.8 N) x_{i+1} -= ζ_obs ∇L_obs; afterwards x_{i+1} -=
   0.1 ζ_obs ∇L_obs + ζ_pde ∇L_pde. It is :func:`piddm.sampling.sample_heun` with a ``guide``:
-  NFE 2N - 1, one backward pass per step (N). DPS with observations only is ζ_pde = 0.
+  NFE 2N - 1, one backward pass (through both calls of the step) per guided step: N when ζ_obs > 0.
+  DPS with observations only is ζ_pde = 0.
 - **ECI-sampling** (Cheng et al., ICLR 2025), gradient-free, here on the EDM prior: keep a prior
   noise ε (resampled every R passes), and per grid level i and mixing pass m: x̂ = C(D(x; σ_i)),
   then x = x̂ + σ_i ε (m < M, re-noise to the same level) or x = x̂ + σ_{i+1} ε (m = M, advance).
@@ -25,38 +26,60 @@ import torch
 
 from .sampling import SampleResult, sample_heun
 
-__all__ = ["dpde_guide", "original_darcy_residual", "sample_dpde", "sample_eci"]
+__all__ = ["DPDEGuide", "dpde_guide", "original_darcy_residual", "sample_dpde", "sample_eci"]
 
 LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-def dpde_guide(losses: LossFn, steps: int, zeta_obs: float, zeta_pde: float, switch: float = 0.8) -> Callable:
-    """DiffusionPDE's update as a :func:`sample_heun` guide. ``losses(x̂)`` -> (L_obs, L_pde), each (B,) per sample.
+class DPDEGuide:
+    """DiffusionPDE's update as a :func:`piddm.sampling.sample_heun` guide; ``losses(x̂)`` -> (L_obs, L_pde), (B,) each.
 
     Samples are independent: the gradient of the batch sum gives each sample its own loss's gradient.
-    Weights of zero leave x_{i+1} exactly as the plain sampler has it.
+    A step whose weights are both zero (e.g. generation's observation phase, ζ_obs = 0) takes no
+    backward pass and leaves x_{i+1} exactly as the plain sampler has it; ``backward_passes``
+    counts the ones taken. The gradient is taken with gradients enabled whatever the caller's
+    mode, and a step that should be guided but has no graph is an error, never a silent no-op.
     """
 
-    def guide(i: int, x: torch.Tensor, x_next: torch.Tensor, denoised: torch.Tensor) -> torch.Tensor:
-        if zeta_obs == 0 and zeta_pde == 0:
+    def __init__(self, losses: LossFn, steps: int, zeta_obs: float, zeta_pde: float, switch: float = 0.8):
+        self.losses, self.steps, self.switch = losses, steps, switch
+        self.zeta_obs, self.zeta_pde = float(zeta_obs), float(zeta_pde)
+        self.backward_passes = 0
+
+    def weights(self, i: int) -> tuple[float, float]:
+        """(w_obs, w_pde) of step i: ζ_obs alone for i <= switch N, then 0.1 ζ_obs and ζ_pde."""
+        return (self.zeta_obs, 0.0) if i <= self.switch * self.steps else (0.1 * self.zeta_obs, self.zeta_pde)
+
+    def active(self, i: int) -> bool:
+        """Whether step i is guided (a nonzero weight): the sampler builds a graph only for those."""
+        return any(w != 0 for w in self.weights(i))
+
+    def __call__(self, i: int, x: torch.Tensor, x_next: torch.Tensor, denoised: torch.Tensor) -> torch.Tensor:
+        if not self.active(i):
             return x_next
-        obs, pde = losses(denoised)
-        early = i <= switch * steps
-        w_obs, w_pde = (zeta_obs, 0.0) if early else (0.1 * zeta_obs, zeta_pde)
-        total = w_obs * obs.sum() + w_pde * pde.sum()
-        if not total.requires_grad:
-            return x_next
-        (grad,) = torch.autograd.grad(total, x)
+        w_obs, w_pde = self.weights(i)
+        with torch.enable_grad():
+            obs, pde = self.losses(denoised)
+            total = w_obs * obs.sum() + w_pde * pde.sum()
+            if not total.requires_grad:
+                raise RuntimeError("DiffusionPDE guidance: the loss has no graph to x_i (were the network calls "
+                                   "made without gradients?)")
+            (grad,) = torch.autograd.grad(total, x)
+        self.backward_passes += 1
         return x_next - grad
 
-    return guide
+
+def dpde_guide(losses: LossFn, steps: int, zeta_obs: float, zeta_pde: float, switch: float = 0.8) -> DPDEGuide:
+    """DiffusionPDE's guide for an N-step :func:`sample_heun` (see :class:`DPDEGuide`)."""
+    return DPDEGuide(losses, steps, zeta_obs, zeta_pde, switch)
 
 
 def sample_dpde(denoiser, x: torch.Tensor, sigmas: torch.Tensor, losses: LossFn, zeta_obs: float, zeta_pde: float,
                 switch: float = 0.8) -> SampleResult:
-    """DiffusionPDE's guided Heun from x = σ_0 ε; returns the final x (network units) and the NFE (2N - 1)."""
-    steps = len(sigmas) - 1
-    return sample_heun(denoiser, x, sigmas, guide=dpde_guide(losses, steps, zeta_obs, zeta_pde, switch))
+    """DiffusionPDE's guided Heun from x = σ_0 ε: the final x (network units), NFE 2N - 1 and the backward passes."""
+    guide = dpde_guide(losses, len(sigmas) - 1, zeta_obs, zeta_pde, switch)
+    out = sample_heun(denoiser, x, sigmas, guide=guide)
+    return SampleResult(out.x, out.nfe, guide.backward_passes)
 
 
 @torch.no_grad()

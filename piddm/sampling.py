@@ -32,6 +32,7 @@ DenoiserFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class SampleResult:
     x: torch.Tensor
     nfe: int  # network calls per sample
+    grad_evals: int = 0  # backward passes per sample (guided samplers)
 
 
 def karras_sigmas(steps: int, schedule: EDMSchedule = EDMSchedule(), *, device=None,
@@ -77,14 +78,16 @@ def sample_heun(denoiser: DenoiserFn, x: torch.Tensor, sigmas: torch.Tensor,
     both network calls of step i are taken with gradients with respect to x_i, so the guide can
     differentiate a loss of ``denoised`` (the last denoiser output, Heun's second call or the final
     Euler call) through both (DiffusionPDE's guidance, :mod:`piddm.guidance`). A guide that returns
-    x_next unchanged gives exactly the plain sampler.
+    x_next unchanged gives exactly the plain sampler. A guide with an ``active(i)`` method is given
+    no graph on the steps where that is false.
     """
     nfe = 0
     for i in range(len(sigmas) - 1):
         s, s_next = sigmas[i].to(x.dtype), sigmas[i + 1].to(x.dtype)
-        if guide is not None:
+        guided = guide is not None and getattr(guide, "active", lambda i: True)(i)  # no graph for a step it skips
+        if guided:
             x = x.detach().requires_grad_(True)
-        with torch.set_grad_enabled(guide is not None or torch.is_grad_enabled()):
+        with torch.set_grad_enabled(guided or torch.is_grad_enabled()):
             denoised = denoiser(x, _sigma_like(s, x))
             nfe += 1
             d = (x - denoised) / s
@@ -95,6 +98,7 @@ def sample_heun(denoiser: DenoiserFn, x: torch.Tensor, sigmas: torch.Tensor,
                 x_next = x + (s_next - s) * (d + (x_next - denoised) / s_next) / 2
         if guide is not None:
             x_next = guide(i, x, x_next, denoised).detach()
+            denoised = denoised.detach()
         x = x_next
         if callback is not None:
             callback(i, x, denoised)

@@ -128,6 +128,9 @@ def test_compare_runs_every_default_row_on_the_same_teacher_and_writes_its_figur
 @pytest.mark.parametrize("args, fragments", [
     (["--task", "sideways"], ["task must be one of"]),
     (["--task", "generate", "--set", "kriging.rank=3"], ["kriging"]),
+    (["--task", "generate", "--set", "dpde.seed=3"], ["seed", "cannot be set for generation"]),
+    (["--task", "generate", "--mask-seed", "2"], ["--mask-seed", "no meaning"]),
+    (["--task", "forward", "--set", "eci.resample=none"], ["resample cannot be none"]),
     (["--task", "forward", "--observed", "0"], ["--observed", "(0, 100]"]),
     (["--task", "forward", "--set", "eci.resample=-1"], ["ECI", "resample"]),
     (["--task", "inverse", "--set", "dpde.residual=theirs"], ["residual"]),
@@ -147,12 +150,14 @@ def test_compare_generate_scores_every_generator_on_the_same_noise(tiny_models, 
     teacher, student, data = tiny_models("darcy")
     code, out, err = _piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--task", "generate", "--student",
                             student, "--teacher", teacher, "--data", data, "--test", "0:4", "--device", "cpu",
-                            "--set", "dpde.steps=3", "--set", "eci.steps=3", "-o", tmp_path / "gen")
+                            "--set", "dpde.steps=6", "--set", "dpde.zeta_pde=0.01", "--set", "eci.steps=3", "-o", tmp_path / "gen")
     assert code == 0, err
     metrics = json.loads((tmp_path / "gen" / "metrics.json").read_text())
     assert [r["method"] for r in metrics["rows"]] == ["teacher", "piddm-1", "piddm-ref", "dpde", "eci"]
     eci = next(r for r in metrics["rows"] if r["method"] == "eci")
     assert eci["metrics"]["bc"] < 1e-6 and eci["cost"]["nfe"] == 3  # its constraint: u = 0 on the boundary
+    dpde = next(r for r in metrics["rows"] if r["method"] == "dpde")
+    assert dpde["cost"]["nfe"] == 11 and dpde["cost"]["grad_evals"] == 1  # only step 5 > 0.8 N is PDE-guided
     for key in ("volume_fraction", "interface_length", "spectrum_error"):
         assert key in eci["metrics"], key
     assert (tmp_path / "gen" / "spectrum.png").exists() and (tmp_path / "gen" / "methods.png").exists()

@@ -211,3 +211,66 @@ def test_ecis_generation_constraint_holds_the_boundary_at_zero(darcy_context):
     _, u = t.normaliser.to_physical(x)
     ring = torch.cat([u[:, 0], u[:, -1], u[:, :, 0], u[:, :, -1]], dim=1)
     assert float(ring.abs().max()) < 1e-12
+
+
+def _double_denoiser(x, sigma):
+    """A smooth float64 'denoiser' (not a network), so finite differences are exact to round-off."""
+    s = sigma.reshape(-1, 1, 1, 1)
+    return x / (1 + s**2) + 0.3 * torch.tanh(x) * s / (1 + s)
+
+
+def test_the_guidance_gradient_runs_through_both_network_calls_of_a_step():
+    """The guide's gradient against finite differences of L(x̂(x_i)), x̂ the second (Heun) call of one step."""
+    sig = torch.tensor([2.0, 0.7, 0.0], dtype=torch.float64)
+    x0 = torch.randn(1, 2, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    target = torch.randn_like(x0)
+
+    def losses(xhat):
+        return (xhat - target).flatten(1).norm(dim=1), torch.zeros(len(xhat), dtype=xhat.dtype)
+
+    seen = {}
+    guide = dpde_guide(losses, 2, zeta_obs=1.0, zeta_pde=0.0)
+    sample_heun(_double_denoiser, x0.clone(), sig,
+                guide=lambda i, x, xn, dn: seen.setdefault(i, (xn - guide(i, x, xn, dn)).detach()) * 0 + xn)
+
+    def loss_of(x):  # one Heun step written out independently, then the loss of its second call
+        d = (x - _double_denoiser(x, sig[:1])) / sig[0]
+        x1 = x + (sig[1] - sig[0]) * d
+        return losses(_double_denoiser(x1, sig[1:2]))[0].sum()
+
+    eps, numeric = 1e-6, torch.zeros_like(x0)
+    for j in range(x0.numel()):
+        e = torch.zeros(x0.numel(), dtype=torch.float64)
+        e[j] = eps
+        e = e.view_as(x0)
+        numeric.view(-1)[j] = (loss_of(x0 + e) - loss_of(x0 - e)) / (2 * eps)
+    assert torch.allclose(seen[0], numeric, atol=1e-7)
+
+
+def test_guidance_is_not_silently_off_under_no_grad_and_skipped_steps_take_no_backward():
+    d = _denoiser()
+    sig = karras_sigmas(10)
+    x0 = torch.randn(2, 2, 8, 8, dtype=torch.float64) * sig[0]
+    target = torch.full_like(x0, 0.3)
+    with torch.no_grad():
+        guided = sample_dpde(d, x0, sig, _losses(target), 0.05, 0.0)
+    assert not torch.allclose(guided.x, sample_heun(d, x0, sig).x) and guided.grad_evals == 10
+    pde_only = sample_dpde(d, x0, sig, _losses(target), 0.0, 1e-3)
+    assert pde_only.grad_evals == 1 and pde_only.nfe == heun_nfe(10)  # only i = 9 > 0.8 N is guided
+
+
+def test_eci_holds_noisy_observations_exactly_too(darcy_context):
+    from piddm.solve.observation import Observation
+
+    ctx, obs = darcy_context
+    noisy = Observation(obs.mask, obs.values + 0.01 * obs.mask, noise=(0.01, 0.001))
+    m = METHODS["eci"]
+    res = m.solve(ctx, noisy, m.make_settings("darcy", "reconstruction", {"steps": 4}), np.arange(3))
+    u_obs = noisy.values[:, 1][noisy.mask[:, 1]]
+    assert np.allclose(res.u[noisy.mask[:, 1]], u_obs, rtol=1e-5, atol=1e-9)  # the constraint, not a write-back
+
+
+def test_none_is_a_value_only_where_the_default_is_none():
+    with pytest.raises(InputError, match="resample cannot be none"):
+        METHODS["eci"].make_settings("darcy", "forward", {"resample": None})
+    assert METHODS["kriging"].make_settings("darcy", "forward", {"rank": None}).rank is None

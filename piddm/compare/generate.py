@@ -29,10 +29,12 @@ import torch
 
 from pde_bench.conventions import InputError, atomic_output, check_output, provenance
 
-__all__ = ["GENERATE_METHODS", "GenerateOptions", "interface_length", "radial_spectrum", "run", "spectrum_error",
+__all__ = ["GENERATE_METHODS", "GENERATION_FIELDS", "GenerateOptions", "interface_length", "radial_spectrum", "run", "spectrum_error",
            "volume_fraction"]
 
 GENERATE_METHODS = ("teacher", "piddm-1", "piddm-ref", "dpde", "eci")
+# the settings fields a generation row uses (the others belong to the solve tasks: observations, members, seeds)
+GENERATION_FIELDS = {"dpde": ("steps", "zeta_pde", "switch", "residual"), "eci": ("steps", "mix", "resample")}
 TEACHER_STEPS = 18
 Progress = Callable[[str, int], Callable[[int], None]]
 
@@ -57,9 +59,15 @@ class GenerateOptions:
         if bad or not self.methods:
             raise InputError(f"generation methods must be some of {', '.join(GENERATE_METHODS)}, got "
                              f"{', '.join(bad) or 'none'}")
-        unknown = sorted(set(self.settings) - {"dpde", "eci"})
+        unknown = sorted(set(self.settings) - set(GENERATION_FIELDS))
         if unknown:
             raise InputError(f"generation settings are taken by dpde and eci only, got {', '.join(unknown)}")
+        for method, given in self.settings.items():
+            extra = sorted(set(given) - set(GENERATION_FIELDS[method]))
+            if extra:  # e.g. seed or members: every generation row draws one sample per evaluation-noise index
+                raise InputError(f"{method}: {', '.join(extra)} cannot be set for generation (it takes "
+                                 f"{', '.join(GENERATION_FIELDS[method])}; every row draws sample i from the same "
+                                 "evaluation noise)")
         if self.samples < 2:
             raise InputError(f"samples must be >= 2 (MMSE and SMSE need an ensemble), got {self.samples}")
         if self.batch < 1:
@@ -119,7 +127,10 @@ def _evaluation_noise(n: int, res: int, start: int, seed: int) -> torch.Tensor:
     return standard_noise(n, (2, res, res), seed=seed, start=start, stream="evaluation")
 
 
-def _draw_dpde(teacher, physics, settings, n: int, batch: int, seed: int, on_progress=None):
+def _draw_dpde(teacher, physics, settings, n: int, batch: int, seed: int, on_progress=None, backward=None):
+    """DiffusionPDE with the PDE term only; ``backward[0]`` receives the backward passes per sample (the guided
+    steps after the switch: the observation phase has zero weight and takes none)."""
+    backward = [0] if backward is None else backward
     from ..guidance import sample_dpde
     from ..sampling import karras_sigmas
     from ..solve.diffusion_pde import guided_losses
@@ -135,6 +146,7 @@ def _draw_dpde(teacher, physics, settings, n: int, batch: int, seed: int, on_pro
         losses = guided_losses(teacher, physics, none, torch.zeros(m, 2, res, res, dtype=torch.float64, device=device),
                                settings.residual)
         out = sample_dpde(teacher.denoiser, eps * sigmas[0], sigmas, losses, 0.0, settings.zeta_pde, settings.switch)
+        backward[0] = out.grad_evals
         a, u = teacher.normaliser.to_physical(out.x.detach().cpu())
         a_all.append(a.numpy())
         u_all.append(u.numpy())
@@ -229,9 +241,11 @@ def run(opts: GenerateOptions, progress: Progress | None = None):
             scored[key] = _refined(student, model, ref, cfg, bar("PIDDM-ref"))
         else:
             s = settings[key]
+            backward = [0]
             draw_fn = (lambda m, warmup=False, s=s: _draw_dpde(teacher, physics, s if not warmup else
                                                                 type(s)(**{**s.to_dict(), "steps": 1}), m, batch,
-                                                                EVAL_SEED, None if warmup else bar("DiffusionPDE")))
+                                                                EVAL_SEED, None if warmup else bar("DiffusionPDE"),
+                                                                [0] if warmup else backward))
             if key == "eci":
                 draw_fn = (lambda m, warmup=False, s=s: _draw_eci(teacher, s if not warmup else
                                                                    type(s)(**{**s.to_dict(), "steps": 1}), m, batch,
@@ -240,7 +254,7 @@ def run(opts: GenerateOptions, progress: Progress | None = None):
             from ..sampling import heun_nfe
 
             nfe = heun_nfe(s.steps) if key == "dpde" else s.steps * s.mix
-            grads = s.steps if key == "dpde" and s.zeta_pde else 0
+            grads = backward[0] if key == "dpde" else 0
             scored[key] = _scored(a, u, ref, nfe=nfe, grad_evals=grads, seconds=seconds, batch=batch)
     for s in scored.values():
         per, agg = _field_statistics(ref.problem, s.a, s.u, ref.u_test)

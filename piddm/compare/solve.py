@@ -247,11 +247,20 @@ def _figures(folder: Path, comparison, scored, truth, context, task, res) -> Non
     keys = [f"err_{ch}" for ch in wanted_fields(task) if f"err_{ch}" in scored[0][2]]
     if not keys:
         return
+    from ..evaluate.scoring import discrete_inputs
+
     points = []
     for m, r, ps in scored:
         err = sum(np.asarray(ps[k], np.float64) for k in keys)
+        if not np.isfinite(err).all():  # a failed sample makes the mean infinite: say so instead of dropping it
+            points.append((f"{m.label} (failed on {int((~np.isfinite(err)).sum())} samples; finite ones shown)",
+                           r.seconds_per_sample, float(err[np.isfinite(err)].mean()) if np.isfinite(err).any() else 0.0,
+                           0.0))
+            continue
         points.append((m.label, r.seconds_per_sample, float(err.mean()), float(err.std() / np.sqrt(max(len(err), 1)))))
-    save_error_vs_time(folder / "error_vs_time.png", points, " + ".join(keys) + " (relative)",
+    words = {"err_a": "error rate of a" if discrete_inputs(problem) else "relative L2 error of a",
+             "err_u": "relative L2 error of u"}
+    save_error_vs_time(folder / "error_vs_time.png", points, " + ".join(words[k] for k in keys),
                        f"{comparison.title}: error against time (mean ± s.e. over samples)")
 
 
@@ -400,7 +409,7 @@ def _verdicts(scored, wanted, wanted_err, bound) -> list:
     return out
 
 
-def _stencil_floor(scored, settings, truth_keys, truth) -> list[str]:
+def _stencil_floor(scored, settings, truth_keys, truth, problem) -> list[str]:
     """Where DiffusionPDE guides with its released Darcy stencil, that stencil's value on the ground truth (its floor)."""
     from ..guidance import original_darcy_residual
 
@@ -410,10 +419,12 @@ def _stencil_floor(scored, settings, truth_keys, truth) -> list[str]:
         if getattr(s, "residual", None) == "original" and truth is not None and {"a", "u"} <= truth_keys:
             import torch
 
-            r = original_darcy_residual(torch.as_tensor(truth["a"]), torch.as_tensor(truth["u"]))
+            forcing = float(problem.params["forcing"])
+            r = original_darcy_residual(torch.as_tensor(truth["a"]), torch.as_tensor(truth["u"]), forcing)
             rms = float(r.pow(2).mean().sqrt())
             out.append(f"{m.label} guides with DiffusionPDE's released Darcy stencil (index units, no 1/h²): on the "
-                       f"ground truth of these samples it is {rms:.3g} RMS per node (the forcing is 1), so its PDE term "
+                       f"ground truth of these samples it is {rms:.3g} RMS per node (the forcing is {forcing:g}), so "
+                       "its PDE term "
                        "pulls away from the true solution; the residual columns use the problem's own operator.")
     return out
 
@@ -481,14 +492,16 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
               "members' vote on Darcy's two-valued a) are proper scores over unobserved pixels; a one-member "
               "method scores its absolute error / error rate. coverage: share of unobserved pixels within "
               "prediction ± 2 std, beside its nominal value for K exact posterior samples. NFE / grad evals per "
-              "sample (all members). Verdicts: paired bootstrap 95 % intervals over the samples."), ""]
+              "sample (all members): network calls, and backward passes (one backward of DiffusionPDE / DPS runs "
+              "through the two network calls of its Heun step; one of D-Flow through all 2S - 1 calls of its "
+              "teacher solve; one of PIDDM through the one-step student). Verdicts: paired bootstrap 95 % intervals over the samples."), ""]
     after += [f"{m.label}: {m.describe(settings[m.name])}." for m, _, _ in scored]
     for m, result, _ in scored:
         if "rhat_u" in result.extra:  # MCMC chains: their diagnostics beside the numbers they made
             after.append(_chain_note(m.label, result.extra))
     if bound_note:
         after.append(bound_note)
-    after += _stencil_floor(scored, settings, truth_keys, truth)
+    after += _stencil_floor(scored, settings, truth_keys, truth, model.problem)
     for m, result, _ in scored:  # a time-matched method that overran its budget is said, not hidden
         budget = getattr(settings[m.name], "budget_s", None)
         if budget and result.seconds_per_sample > 1.2 * budget + 0.5:

@@ -34,7 +34,7 @@ class DFlowSettings(SolveSettings):
     starts: int = 1
     iters: int = 10
     optimizer: str = "lbfgs"
-    teacher_steps: int = 6  # Heun steps of the differentiable teacher solve
+    teacher_steps: int = 10  # Heun steps of the differentiable teacher solve (6 drew poor fields: guidance_tuning.py)
 
     def check(self) -> None:
         super().check()

@@ -63,8 +63,8 @@ class DPSSettings:
                   ("members", is_int(self.members) and self.members >= 1, "an integer >= 1"),
                   ("seed", is_int(self.seed) and self.seed >= 0, "an integer >= 0"),
                   ("batch", is_int(self.batch) and self.batch >= 1, "an integer >= 1"),
-                  ("stream", self.stream in STREAMS and self.stream != "pairs",
-                   f"one of {', '.join(k for k in STREAMS if k != 'pairs')}")]
+                  ("stream", self.stream in STREAMS and self.stream not in ("pairs", "resample"),
+                   "solve, evaluation or grid")]
         checks += self._more_checks()
         for field_name, ok, want in checks:
             if not ok:
@@ -125,7 +125,7 @@ def solve_guided(context: SolveContext, obs: Observation, settings: DPSSettings,
     zeta_pde = float(getattr(settings, "zeta_pde", 0.0))
     residual = getattr(settings, "residual", "ours")
     sigmas = karras_sigmas(settings.steps, device=device)
-    a_m, u_m = [], []
+    a_m, u_m, backward = [], [], 0
     t0 = time.perf_counter()
     for s in range(0, len(obs), settings.batch):
         b = min(settings.batch, len(obs) - s)
@@ -136,6 +136,7 @@ def solve_guided(context: SolveContext, obs: Observation, settings: DPSSettings,
         losses = guided_losses(teacher, context.physics, mask, x_obs, residual)
         out = sample_dpde(teacher.denoiser, eps * sigmas[0], sigmas, losses, settings.zeta_obs, zeta_pde,
                           settings.switch)
+        backward = out.grad_evals  # the same steps are guided for every sample
         a, u = teacher.normaliser.to_physical(out.x.detach().cpu())
         rows = slice(s, s + b)
         a_m.append(impose(a.view(b, K, res, res).numpy().astype(np.float64), obs, 0, rows))
@@ -146,7 +147,7 @@ def solve_guided(context: SolveContext, obs: Observation, settings: DPSSettings,
     a_m, u_m = np.concatenate(a_m), np.concatenate(u_m)
     ens = ensemble(context.physics.problem, a_m, u_m, np.zeros(a_m.shape[:2]))
     return SolveResult(**ens, loss=np.zeros((len(obs), 1)), nfe=K * heun_nfe(settings.steps),
-                       grad_evals=K * settings.steps if (settings.zeta_obs or zeta_pde) else 0, seconds=seconds)
+                       grad_evals=K * backward, seconds=seconds)
 
 
 def _describe(s: DPSSettings) -> str:
@@ -154,11 +155,13 @@ def _describe(s: DPSSettings) -> str:
     text = (f"guided Heun on the teacher, N = {s.steps} steps, ζ_obs = {s.zeta_obs:g} on plain L2 norms of the "
             f"masked misfit (network units)")
     if zeta_pde is None:
-        return text + f", {s.members} member(s) per sample"
+        return text + (f", 0.1 ζ_obs after {100 * s.switch:g} % of the steps; {s.members} member(s) per sample; one "
+                       "backward pass through both network calls of a step per step")
     stencil = ("DiffusionPDE's released Darcy stencil (index units)" if s.residual == "original"
                else "the problem's residual / its scale")
     return (text + f"; after {100 * s.switch:g} % of the steps 0.1 ζ_obs and ζ_pde = {zeta_pde:g} on "
-            f"||r||₂ / m of {stencil}; {s.members} member(s) per sample")
+            f"||r||₂ / m of {stencil}; {s.members} member(s) per sample; one backward pass through both network "
+            "calls of a step per step")
 
 
 DPDE = Method(name="dpde", label="DiffusionPDE", solve=solve_guided, settings=DPDESettings, describe=_describe,

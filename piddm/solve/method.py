@@ -83,12 +83,15 @@ class Method:
         """Settings = the class defaults, then the tuned ones for (problem, task), then ``overrides``; checked."""
         from ..defaults import tuned
 
-        names = {f.name for f in fields(self.settings)}
-        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-        unknown = sorted(set(overrides) - names)
+        defaults = {f.name: f.default for f in fields(self.settings)}
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(defaults))
         if unknown:
             raise InputError(f"{self.name} settings: unknown field(s) {', '.join(unknown)}; expected some of "
-                             f"{', '.join(sorted(names))}")
+                             f"{', '.join(sorted(defaults))}")
+        for k, v in overrides.items():  # none is a value only where the field's own default is none
+            if v is None and defaults[k] is not None:
+                raise InputError(f"{self.name} settings: {k} cannot be none (default {defaults[k]!r})")
         settings = self.settings(**{**tuned(self.tuned_as or self.name, problem, task), **overrides})
         settings.check()
         return settings
