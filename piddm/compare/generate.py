@@ -348,6 +348,11 @@ def _comparison(name, teacher, model, scored, ref, settings, truth_per, floor_sp
              f"ECI-sampling (boundary): N = {e.steps}, M = {e.mix}, fresh noise "
              f"{'never' if not e.resample else f'every {e.resample} passes'}; {ring}.",
              f"PIDDM-ref: {cfg['refine_steps']} Adam steps (lr {cfg['refine_lr']:g}) on the noise lowering R."]
+    from ..defaults import generation_settings
+
+    untuned = [LABELS[k] for k in ("dpde", "eci") if k in scored and not generation_settings(k, name)]
+    if untuned:
+        notes.append(f"{' and '.join(untuned)}: no settings tuned for {name} generation; class defaults (or --set).")
     return Comparison("generate", f"piddm compare — {name} {teacher.resolution}², generation", _columns(teacher.problem),
                       rows, floor=floor, verdicts=verdicts, costs=costs, notes=notes, after=after, options=options,
                       provenance=prov)
