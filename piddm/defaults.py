@@ -77,8 +77,18 @@ _BAYES = {
     ("navier-stokes", "inverse"): {"burn": 1000, "steps": 8000, "thin": 10, "likelihood_std": 0.05},
     ("navier-stokes", "reconstruction"): {"burn": 1000, "steps": 8000, "thin": 10, "likelihood_std": 0.05},
 }
+# The teacher-sampling methods of piddm compare: the candidate with the lowest validation score per (problem, task),
+# six candidates each (8 samples, mask seed 1; benchmarks/results/guidance_tuning_darcy.md). DiffusionPDE takes DPS's
+# ζ_obs and tunes ζ_pde on top. D-Flow's generator is the teacher's 10-step Heun solve.
+_DPS = {("darcy", "forward"): {"zeta_obs": 1.0}, ("darcy", "inverse"): {"zeta_obs": 3.0}}
+_DPDE = {("darcy", "forward"): {"zeta_obs": 1.0, "zeta_pde": 0.3}}  # inverse: added when its tuning ends
+_ECI = {("darcy", "forward"): {"steps": 800, "mix": 1, "resample": 5},
+        ("darcy", "inverse"): {"steps": 200, "mix": 1, "resample": 0}}
+_DFLOW = {("darcy", "forward"): {"teacher_steps": 10, "optimizer": "lbfgs", "iters": 20, "lam": 0.01},
+          ("darcy", "inverse"): {"teacher_steps": 10, "optimizer": "adam", "iters": 50, "lr": 0.05, "lam": 0.1}}
 SOLVE_TUNED: dict[str, dict[tuple[str, str], dict]] = {"piddm": _PIDDM, "physics": _PHYSICS, "kriging": _KRIGING,
-                                                      "nearest-k": _NEAREST_K, "bayes": _BAYES}
+                                                      "nearest-k": _NEAREST_K, "bayes": _BAYES, "dps": _DPS,
+                                                      "dpde": _DPDE, "eci": _ECI, "dflow": _DFLOW}
 
 
 # A method's settings where no (problem, task) entry is tuned and its class default belongs to a sibling entry:
