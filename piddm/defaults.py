@@ -81,7 +81,8 @@ _BAYES = {
 # six candidates each (8 samples, mask seed 1; benchmarks/results/guidance_tuning_darcy.md). DiffusionPDE takes DPS's
 # ζ_obs and tunes ζ_pde on top. D-Flow's generator is the teacher's 10-step Heun solve.
 _DPS = {("darcy", "forward"): {"zeta_obs": 1.0}, ("darcy", "inverse"): {"zeta_obs": 3.0}}
-_DPDE = {("darcy", "forward"): {"zeta_obs": 1.0, "zeta_pde": 0.3}}  # inverse: added when its tuning ends
+_DPDE = {("darcy", "forward"): {"zeta_obs": 1.0, "zeta_pde": 0.3},
+         ("darcy", "inverse"): {"zeta_obs": 3.0, "zeta_pde": 0.3}}
 _ECI = {("darcy", "forward"): {"steps": 800, "mix": 1, "resample": 5},
         ("darcy", "inverse"): {"steps": 200, "mix": 1, "resample": 0}}
 _DFLOW = {("darcy", "forward"): {"teacher_steps": 10, "optimizer": "lbfgs", "iters": 20, "lam": 0.01},
