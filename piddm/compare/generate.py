@@ -19,7 +19,6 @@ power spectrum of u, and for Darcy the volume fraction of a = a_high and the int
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path

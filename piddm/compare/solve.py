@@ -252,10 +252,10 @@ def _figures(folder: Path, comparison, scored, truth, context, task, res) -> Non
     points = []
     for m, r, ps in scored:
         err = sum(np.asarray(ps[k], np.float64) for k in keys)
-        if not np.isfinite(err).all():  # a failed sample makes the mean infinite: say so instead of dropping it
-            points.append((f"{m.label} (failed on {int((~np.isfinite(err)).sum())} samples; finite ones shown)",
-                           r.seconds_per_sample, float(err[np.isfinite(err)].mean()) if np.isfinite(err).any() else 0.0,
-                           0.0))
+        ok = np.isfinite(err)
+        if not ok.all():  # a failed sample makes the mean infinite: say so instead of dropping the point
+            points.append((f"{m.label} (failed on {int((~ok).sum())} samples; finite ones shown)",
+                           r.seconds_per_sample, float(err[ok].mean()) if ok.any() else 0.0, 0.0))
             continue
         points.append((m.label, r.seconds_per_sample, float(err.mean()), float(err.std() / np.sqrt(max(len(err), 1)))))
     words = {"err_a": "error rate of a" if discrete_inputs(problem) else "relative L2 error of a",
@@ -424,8 +424,8 @@ def _stencil_floor(scored, settings, truth_keys, truth, problem) -> list[str]:
             rms = float(r.pow(2).mean().sqrt())
             out.append(f"{m.label} guides with DiffusionPDE's released Darcy stencil (index units, no 1/h²): on the "
                        f"ground truth of these samples it is {rms:.3g} RMS per node (the forcing is {forcing:g}), so "
-                       "its PDE term "
-                       "pulls away from the true solution; the residual columns use the problem's own operator.")
+                       "its PDE term pulls away from the true solution; the residual columns use the problem's own "
+                       "operator.")
     return out
 
 
@@ -470,8 +470,8 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
         notes.append(headline)
     from ..defaults import tuned
 
-    untuned = [m.label for m, _, _ in scored if m.role != "bound" and m.name in ("piddm", "physics", "dpde", "dps", "eci", "dflow")
-               and not tuned(m.name, name, task)]
+    weighted = ("piddm", "physics", "dpde", "dps", "eci", "dflow")  # methods with free weights to tune
+    untuned = [m.label for m, _, _ in scored if m.role != "bound" and m.name in weighted and not tuned(m.name, name, task)]
     if untuned:
         notes.append(f"{' and '.join(untuned)}: no settings tuned for {name} {task}; class defaults (the baselines "
                      "were tuned on validation).")
@@ -494,7 +494,8 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
               "prediction ± 2 std, beside its nominal value for K exact posterior samples. NFE / grad evals per "
               "sample (all members): network calls, and backward passes (one backward of DiffusionPDE / DPS runs "
               "through the two network calls of its Heun step; one of D-Flow through all 2S - 1 calls of its "
-              "teacher solve; one of PIDDM through the one-step student). Verdicts: paired bootstrap 95 % intervals over the samples."), ""]
+              "teacher solve; one of PIDDM through the one-step student). Verdicts: paired bootstrap 95 % "
+              "intervals over the samples."), ""]
     after += [f"{m.label}: {m.describe(settings[m.name])}." for m, _, _ in scored]
     for m, result, _ in scored:
         if "rhat_u" in result.extra:  # MCMC chains: their diagnostics beside the numbers they made

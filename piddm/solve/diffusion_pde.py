@@ -20,7 +20,6 @@ per member: NFE 2N - 1, N backward passes through both network calls of a step.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
