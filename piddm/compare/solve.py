@@ -254,10 +254,10 @@ def _figures(folder: Path, comparison, scored, truth, context, task, res) -> Non
         err = sum(np.asarray(ps[k], np.float64) for k in keys)
         ok = np.isfinite(err)
         if not ok.all():  # a failed sample makes the mean infinite: say so instead of dropping the point
-            points.append((f"{m.label} (failed on {int((~ok).sum())} samples; finite ones shown)",
+            points.append((f"{m.name} (failed on {int((~ok).sum())} samples; finite ones shown)",
                            r.seconds_per_sample, float(err[ok].mean()) if ok.any() else 0.0, 0.0))
             continue
-        points.append((m.label, r.seconds_per_sample, float(err.mean()), float(err.std() / np.sqrt(max(len(err), 1)))))
+        points.append((m.name, r.seconds_per_sample, float(err.mean()), float(err.std() / np.sqrt(max(len(err), 1)))))
     words = {"err_a": "error rate of a" if discrete_inputs(problem) else "relative L2 error of a",
              "err_u": "relative L2 error of u"}
     save_error_vs_time(folder / "error_vs_time.png", points, " + ".join(words[k] for k in keys),

@@ -105,10 +105,12 @@ def save_error_vs_time(path: Path, points: list[tuple[str, float, float, float]]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-    for label, sec, err, se in points:
+    fig, ax = plt.subplots(figsize=(7.2, 4.6), layout="constrained")
+    ranked = sorted(points, key=lambda p: (p[1], p[2]))
+    for j, (label, sec, err, se) in enumerate(ranked):  # neighbours' labels alternate above and below
         ax.errorbar([max(sec, 1e-4)], [err], yerr=[se], fmt="o", capsize=3)
-        ax.annotate(label, (max(sec, 1e-4), err), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.annotate(label, (max(sec, 1e-4), err), textcoords="offset points", xytext=(6, 6 if j % 2 else -12),
+                    fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("seconds per sample (log scale)")
     ax.set_ylabel(ylabel)
