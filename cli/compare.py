@@ -42,42 +42,60 @@ def compare(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
 ):
     """Compare PIDDM with DiffusionPDE, DPS, ECI-sampling and D-Flow on the same teacher, data and masks."""
-    import math
-
-    from pde_bench import get_problem
-    from pde_bench.conventions import InputError
-    from piddm.compare.solve import SolveOptions, parse_settings, run
-    from piddm.defaults import compare_methods
+    from piddm.compare.solve import run
 
     from .progress import bars
 
+    task = _checked_task(task, observed)
+    if task == "generate":
+        _refuse_observation_flags(observed, obs_noise, mask_seed, max_panels)
+        return _generate(pde, test, split, method, setting, student, teacher, data, out, device, overwrite, input_file)
+    opts = _solve_options(pde, task, observed, test, split, input_file, method, setting, student, teacher, data, out,
+                          obs_noise, mask_seed, max_panels, device, overwrite)
+    with bars() as b:
+        comparison, folder = run(opts, progress=b.task)
+    typer.echo(comparison.markdown())
+    typer.echo(f"report    {folder / 'report.md'}")
+
+
+def _checked_task(task: str, observed: float) -> str:
+    import math
+
+    from pde_bench.conventions import InputError
+
     if task not in TASKS:
         raise InputError(f"task must be one of forward, inverse, reconstruction, generate, got {task!r}")
-    task = "reconstruction" if task == "reconstruct" else task
-    if task == "generate":
-        unused = [flag for flag, value, default in (("--observed", observed, 3.0), ("--obs-noise", obs_noise, 0.0),
-                                                    ("--mask-seed", mask_seed, 0), ("--max-panels", max_panels, 4))
-                  if value != default]
-        if unused:
-            raise InputError(f"{', '.join(unused)}: no meaning for --task generate (no observations)")
-        return _generate(pde, test, split, method, setting, student, teacher, data, out, device, overwrite, input_file)
     if not (math.isfinite(observed) and 0 < observed <= 100):
         raise InputError(f"--observed must be a percentage in (0, 100], got {observed:g}")
+    return "reconstruction" if task == "reconstruct" else task
+
+
+def _refuse_observation_flags(observed, obs_noise, mask_seed, max_panels) -> None:
+    from pde_bench.conventions import InputError
+
+    unused = [flag for flag, value, default in (("--observed", observed, 3.0), ("--obs-noise", obs_noise, 0.0),
+                                                ("--mask-seed", mask_seed, 0), ("--max-panels", max_panels, 4))
+              if value != default]
+    if unused:
+        raise InputError(f"{', '.join(unused)}: no meaning for --task generate (no observations)")
+
+
+def _solve_options(pde, task, observed, test, split, input_file, method, setting, student, teacher, data, out,
+                   obs_noise, mask_seed, max_panels, device, overwrite):
+    from pde_bench import get_problem
+    from piddm.compare.solve import SolveOptions, parse_settings
+    from piddm.defaults import compare_methods
+
     name = get_problem(pde).name
     methods = list(method) or compare_methods(name, task)
     observe = [] if input_file is not None else [f"{ch}:{observed:g}%" for ch in TASKS[task]]
-    opts = SolveOptions(pde=name, observe=observe, test=test, split=split,
+    return SolveOptions(pde=name, observe=observe, test=test, split=split,
                         input_file=None if input_file is None else str(input_file),
                         student=None if student is None else str(student),
                         teacher=None if teacher is None else str(teacher), data=None if data is None else str(data),
                         out=str(out or Path("runs") / f"{name}-compare-{task}"), obs_noise=obs_noise,
                         mask_seed=mask_seed, methods=methods, settings=parse_settings(setting, {}, methods),
                         max_panels=max_panels, device=device, overwrite=overwrite)
-    with bars() as b:
-        comparison, folder = run(opts, progress=b.task)
-    typer.echo(comparison.markdown())
-    typer.echo(f"report    {folder / 'report.md'}")
-
 
 def _generate(pde, test, split, method, setting, student, teacher, data, out, device, overwrite, input_file):
     from pde_bench import get_problem
