@@ -262,7 +262,8 @@ def run(opts: GenerateOptions, progress: Progress | None = None):
     truth_per, _ = _field_statistics(ref.problem, ref.a_test, ref.u_test, ref.u_test)
     floor_spectrum = spectrum_error(ref.u_real, ref.u_test)
     options = {**asdict(opts), "pde": name, "teacher": str(teacher.path), "student": str(model.path),
-               "data": str(data_dir), "resolved_settings": {k: v.to_dict() for k, v in settings.items()}}
+               "data": str(data_dir), "resolved_settings": {k: {f: v.to_dict()[f] for f in GENERATION_FIELDS[k]}
+                                                  for k, v in settings.items()}}
     prov = provenance({**options, "device": str(device)})
     with atomic_output(out, overwrite=opts.overwrite) as tmp:
         tmp.mkdir(parents=True)
