@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -120,38 +120,44 @@ def _field_statistics(problem, a_raw, u, reference_u) -> tuple[dict, dict]:
 
 
 # -- the guided samplers as generators ----------------------------------------------------------
-def _evaluation_noise(n: int, res: int, start: int, seed: int) -> torch.Tensor:
+def _draw_batches(teacher, n: int, batch: int, seed: int, sample: Callable, on_progress=None):
+    """Samples 0..n-1 (sample i from evaluation noise i, the teacher's and students' noise) in batches:
+    ``sample(eps float64, rows) -> x`` in network units; returns (a, u) physical float64 (a not finalised)."""
     from ..noise import standard_noise
-
-    return standard_noise(n, (2, res, res), seed=seed, start=start, stream="evaluation")
-
-
-def _draw_dpde(teacher, physics, settings, n: int, batch: int, seed: int, on_progress=None, backward=None):
-    """DiffusionPDE with the PDE term only; ``backward[0]`` receives the backward passes per sample (the guided
-    steps after the switch: the observation phase has zero weight and takes none)."""
-    backward = [0] if backward is None else backward
-    from ..guidance import sample_dpde
-    from ..sampling import karras_sigmas
-    from ..solve.diffusion_pde import guided_losses
 
     device = next(teacher.denoiser.parameters()).device
     res = teacher.resolution
-    sigmas = karras_sigmas(settings.steps, device=device)
     a_all, u_all = [], []
     for s in range(0, n, batch):
         m = min(batch, n - s)
-        eps = _evaluation_noise(m, res, s, seed).to(device=device, dtype=torch.float64)
-        none = torch.zeros(m, 2, res, res, dtype=torch.bool, device=device)
-        losses = guided_losses(teacher, physics, none, torch.zeros(m, 2, res, res, dtype=torch.float64, device=device),
-                               settings.residual)
-        out = sample_dpde(teacher.denoiser, eps * sigmas[0], sigmas, losses, 0.0, settings.zeta_pde, settings.switch)
-        backward[0] = out.grad_evals
-        a, u = teacher.normaliser.to_physical(out.x.detach().cpu())
+        eps = standard_noise(m, (2, res, res), seed=seed, start=s, stream="evaluation")
+        x = sample(eps.to(device=device, dtype=torch.float64), list(range(s, s + m)))
+        a, u = teacher.normaliser.to_physical(x.detach().cpu())
         a_all.append(a.numpy())
         u_all.append(u.numpy())
         if on_progress:
             on_progress(m)
     return np.concatenate(a_all).astype(np.float64), np.concatenate(u_all).astype(np.float64)
+
+
+def _draw_dpde(teacher, physics, settings, n: int, batch: int, seed: int, on_progress=None, backward=None):
+    """DiffusionPDE with the PDE term only; ``backward[0]`` receives the backward passes per sample (the guided
+    steps after the switch: the observation phase has zero weight and takes none)."""
+    from ..guidance import sample_dpde
+    from ..sampling import karras_sigmas
+    from ..solve.diffusion_pde import guided_losses
+
+    backward = [0] if backward is None else backward
+    sigmas = karras_sigmas(settings.steps, device=next(teacher.denoiser.parameters()).device)
+
+    def sample(eps, rows):
+        none = torch.zeros(eps.shape, dtype=torch.bool, device=eps.device)
+        losses = guided_losses(teacher, physics, none, torch.zeros_like(eps), settings.residual)
+        out = sample_dpde(teacher.denoiser, eps * sigmas[0], sigmas, losses, 0.0, settings.zeta_pde, settings.switch)
+        backward[0] = out.grad_evals
+        return out.x
+
+    return _draw_batches(teacher, n, batch, seed, sample, on_progress)
 
 
 def boundary_constraint(teacher, res: int, device) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -168,29 +174,18 @@ def boundary_constraint(teacher, res: int, device) -> Callable[[torch.Tensor], t
 
 def _draw_eci(teacher, settings, n: int, batch: int, seed: int, on_progress=None):
     from ..guidance import sample_eci
-    from ..noise import RESAMPLE_STRIDE, standard_noise
     from ..sampling import karras_sigmas
+    from ..solve.eci import resample_noise
 
     device = next(teacher.denoiser.parameters()).device
-    res = teacher.resolution
     sigmas = karras_sigmas(settings.steps, device=device)
-    constrain = boundary_constraint(teacher, res, device)
-    a_all, u_all = [], []
-    for s in range(0, n, batch):
-        m = min(batch, n - s)
-        eps = _evaluation_noise(m, res, s, seed).to(device=device, dtype=torch.float64)
+    constrain = boundary_constraint(teacher, teacher.resolution, device)
 
-        def fresh(c, s=s, m=m):
-            return torch.cat([standard_noise(1, (2, res, res), seed=seed, start=(s + j) * RESAMPLE_STRIDE + c,
-                                             stream="resample") for j in range(m)])
+    def sample(eps, rows):
+        fresh = resample_noise(rows, teacher.resolution, seed)
+        return sample_eci(teacher.denoiser, eps, sigmas, constrain, settings.mix, settings.resample or None, fresh).x
 
-        out = sample_eci(teacher.denoiser, eps, sigmas, constrain, settings.mix, settings.resample or None, fresh)
-        a, u = teacher.normaliser.to_physical(out.x.cpu())
-        a_all.append(a.numpy())
-        u_all.append(u.numpy())
-        if on_progress:
-            on_progress(m)
-    return np.concatenate(a_all).astype(np.float64), np.concatenate(u_all).astype(np.float64)
+    return _draw_batches(teacher, n, batch, seed, sample, on_progress)
 
 
 # -- the experiment ------------------------------------------------------------------------------
@@ -203,6 +198,7 @@ def run(opts: GenerateOptions, progress: Progress | None = None):
     from ..evaluate.scoring import ReferenceSets, Scored, _scored, _timed, score_student, score_teacher
     from ..models import load_model, load_student, reference_model
     from ..physics import PhysicsLoss
+    from ..sampling import heun_nfe
     from ..solve import METHODS
     from .data import evaluation_data
     from .distill import EVAL_SEED, _refined
@@ -241,17 +237,15 @@ def run(opts: GenerateOptions, progress: Progress | None = None):
         else:
             s = settings[key]
             backward = [0]
-            draw_fn = (lambda m, warmup=False, s=s: _draw_dpde(teacher, physics, s if not warmup else
-                                                                type(s)(**{**s.to_dict(), "steps": 1}), m, batch,
-                                                                EVAL_SEED, None if warmup else bar("DiffusionPDE"),
-                                                                [0] if warmup else backward))
-            if key == "eci":
-                draw_fn = (lambda m, warmup=False, s=s: _draw_eci(teacher, s if not warmup else
-                                                                   type(s)(**{**s.to_dict(), "steps": 1}), m, batch,
-                                                                   EVAL_SEED, None if warmup else bar("ECI")))
-            a, u, seconds = _timed(draw_fn, n, batch)
-            from ..sampling import heun_nfe
 
+            def draw_fn(m, warmup=False, key=key, s=s, backward=backward):  # warm-up: one step at the timed batch
+                run_s = replace(s, steps=1) if warmup else s
+                tick = None if warmup else bar(LABELS[key])
+                if key == "dpde":
+                    return _draw_dpde(teacher, physics, run_s, m, batch, EVAL_SEED, tick, [0] if warmup else backward)
+                return _draw_eci(teacher, run_s, m, batch, EVAL_SEED, tick)
+
+            a, u, seconds = _timed(draw_fn, n, batch)
             nfe = heun_nfe(s.steps) if key == "dpde" else s.steps * s.mix
             grads = backward[0] if key == "dpde" else 0
             scored[key] = _scored(a, u, ref, nfe=nfe, grad_evals=grads, seconds=seconds, batch=batch)

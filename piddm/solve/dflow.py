@@ -25,6 +25,7 @@ from .method import Method, SolveContext
 from .noise_search import SolveSettings, solve_noise
 from .observation import Observation
 from .result import SolveResult
+from .teacher_members import context_teacher
 
 __all__ = ["DFlowSettings", "METHOD", "solve_dflow", "teacher_generator"]
 
@@ -58,9 +59,7 @@ def solve_dflow(context: SolveContext, obs: Observation, settings: DFlowSettings
                 sample_ids: np.ndarray | None = None, on_progress: Callable[[int], None] | None = None) -> SolveResult:
     """The noise search of :func:`piddm.solve.noise_search.solve_noise` through the teacher's short solve."""
     settings.check()
-    teacher = context.teacher
-    if teacher is None:
-        raise InputError("D-Flow optimises the teacher's noise, and no teacher was given")
+    teacher = context_teacher(context, obs.resolution, "D-Flow optimises the noise of")
     physics = context.physics
     if teacher.normaliser != physics.normaliser:  # the student's physics term is in other units
         physics = PhysicsLoss.for_model(teacher)

@@ -11,7 +11,6 @@ the observations hold exactly. No gradients; NFE = N · M per member.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -24,11 +23,11 @@ from ..guidance import sample_eci
 from ..noise import RESAMPLE_STRIDE, STREAMS, standard_noise
 from ..sampling import karras_sigmas
 from .method import Method, SolveContext
-from .objective import impose, observation_tensors
 from .observation import Observation
-from .result import SolveResult, ensemble
+from .result import SolveResult
+from .teacher_members import context_teacher, sample_members
 
-__all__ = ["ECISettings", "METHOD", "overwrite", "solve_eci"]
+__all__ = ["ECISettings", "METHOD", "overwrite", "resample_noise", "solve_eci"]
 
 
 @dataclass
@@ -38,7 +37,7 @@ class ECISettings:
     resample: int = 5  # R: a fresh ε every R passes (0: never)
     members: int = 1
     seed: int = 0
-    batch: int = 16  # samples per network batch; never changes an answer
+    batch: int = 16  # samples per network batch; changes an answer only at float32 round-off (1e-9 in u measured)
     stream: str = "solve"  # starting ε of member k of sample i: index members * i + k
 
     def check(self) -> None:
@@ -65,45 +64,29 @@ def overwrite(mask: torch.Tensor, values: torch.Tensor) -> Callable[[torch.Tenso
     return lambda x: torch.where(mask, values.to(x.dtype), x)
 
 
+def resample_noise(rows: list[int], resolution: int, seed: int) -> Callable[[int], torch.Tensor]:
+    """ECI's fresh prior noise for noise rows ``rows``: pass c of row r is index r * RESAMPLE_STRIDE + c of the
+    ``resample`` stream (docs/seeds.md)."""
+    shape = (2, resolution, resolution)
+    return lambda c: torch.cat([standard_noise(1, shape, seed=seed, start=r * RESAMPLE_STRIDE + c, stream="resample")
+                                for r in rows])
+
+
 def solve_eci(context: SolveContext, obs: Observation, settings: ECISettings, sample_ids: np.ndarray | None = None,
               on_progress: Callable[[int], None] | None = None) -> SolveResult:
     """ECI members per sample; member k of sample i starts from noise (stream, seed, members * id + k)."""
     settings.check()
-    teacher = context.teacher
-    if teacher is None:
-        raise InputError("ECI samples the teacher, and no teacher was given")
-    device, res, K = context.device, obs.resolution, settings.members
-    if teacher.resolution != res:
-        raise InputError(f"{teacher.path}: teacher at {teacher.resolution}², observations at {res}²")
-    ids = np.arange(len(obs)) if sample_ids is None else np.asarray(sample_ids)
-    mask_all, xobs_all, _ = observation_tensors(obs, teacher.normaliser, device, dtype=torch.float64)
-    sigmas = karras_sigmas(settings.steps, device=device)
-    a_m, u_m = [], []
-    t0 = time.perf_counter()
-    for s in range(0, len(obs), settings.batch):
-        b = min(settings.batch, len(obs) - s)
-        rows = [K * int(i) + k for i in ids[s:s + b] for k in range(K)]
-        eps = torch.cat([standard_noise(1, (2, res, res), seed=settings.seed, start=r, stream=settings.stream)
-                         for r in rows]).to(device=device, dtype=torch.float64)
+    teacher = context_teacher(context, obs.resolution, "ECI samples")
+    sigmas = karras_sigmas(settings.steps, device=context.device)
 
-        def fresh(c, rows=rows):
-            return torch.cat([standard_noise(1, (2, res, res), seed=settings.seed, start=r * RESAMPLE_STRIDE + c,
-                                             stream="resample") for r in rows])
+    def draw(eps, mask, x_obs, rows):
+        fresh = resample_noise(rows, obs.resolution, settings.seed)
+        return sample_eci(teacher.denoiser, eps, sigmas, overwrite(mask, x_obs), settings.mix,
+                          settings.resample or None, fresh).x
 
-        constrain = overwrite(mask_all[s:s + b].repeat_interleave(K, 0), xobs_all[s:s + b].repeat_interleave(K, 0))
-        out = sample_eci(teacher.denoiser, eps, sigmas, constrain, settings.mix, settings.resample or None, fresh)
-        a, u = teacher.normaliser.to_physical(out.x.cpu())
-        sl = slice(s, s + b)
-        a_m.append(impose(a.view(b, K, res, res).numpy().astype(np.float64), obs, 0, sl))
-        u_m.append(impose(u.view(b, K, res, res).numpy().astype(np.float64), obs, 1, sl))
-        if on_progress:
-            on_progress(b)
-    seconds = time.perf_counter() - t0
-    a_m, u_m = np.concatenate(a_m), np.concatenate(u_m)
-    ens = ensemble(context.physics.problem, a_m, u_m, np.zeros(a_m.shape[:2]))
-    return SolveResult(**ens, loss=np.zeros((len(obs), 1)), nfe=K * settings.steps * settings.mix, grad_evals=0,
-                       seconds=seconds)
-
+    ens, seconds = sample_members(context, obs, settings, sample_ids, on_progress, "ECI samples", draw)
+    return SolveResult(**ens, loss=np.zeros((len(obs), 1)), nfe=settings.members * settings.steps * settings.mix,
+                       grad_evals=0, seconds=seconds)
 
 def _describe(s: ECISettings) -> str:
     again = "never" if not s.resample else f"every {s.resample} passes"
