@@ -109,7 +109,7 @@ def table(args) -> None:
         r["chosen"] = "yes" if best.get((r["problem"], r["task"], r["method"])) is r else ""
     cols = ["problem", "task", "method", "tag", "settings", "samples", "score", "err_a", "err_u", "residual", "nfe",
             "grad_evals", "s_per_sample", "chosen"]
-    print(write_table(RESULTS, args.name, "Teacher-sampling methods tuned on validation (3 % observed, mask seed 1)",
+    print(write_table(RESULTS, args.name, args.title,
                       cols, rows, {"logs": args.table, "grid": GRID}))
     for (pde, task, method), r in sorted(best.items()):
         print(f"{method} ({pde}, {task}): {r['settings']}")
@@ -127,6 +127,7 @@ def main() -> None:
     p.add_argument("--tag", default="", help="a label for scan rows (tagged rows are never chosen)")
     p.add_argument("--table", nargs="+", default=None, help="JSON-lines logs to tabulate instead of tuning")
     p.add_argument("--name", default="guidance_tuning")
+    p.add_argument("--title", default="Teacher-sampling methods tuned on validation (3 % observed, mask seed 1)")
     args = p.parse_args()
     table(args) if args.table else tune(args)
 

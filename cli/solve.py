@@ -28,7 +28,7 @@ def solve(
     obs_noise: float = typer.Option(0.0, "--obs-noise", help="observation noise std in physical units "
                                     "(0: noise-free, imposed exactly)"),
     mask_seed: int = typer.Option(0, "--mask-seed", help="masks of sample i drawn from (mask seed, channel, i)"),
-    method: list[str] = typer.Option(["piddm"], "--method", help="piddm, piddm-solver, dpde, dps, eci, dflow, physics, kriging, "
+    method: list[str] = typer.Option(["piddm"], "--method", help="piddm, piddm-fast, piddm-solver, dpde, dps, eci, dflow, physics, kriging, "
                                      "kriging-solver, nearest, nearest-solver, nearest-k, nearest-k-solver, "
                                      "operator, bayes (docs/solve.md); repeat for a comparison"),
     setting: list[str] = typer.Option([], "--set", help="METHOD.FIELD=VALUE: any method's setting, e.g. "

@@ -124,6 +124,18 @@ def test_nearest_k_starts_from_its_own_default_and_variants_take_the_wrapped_met
         "generative", "generative", "baseline", "bound"]
 
 
+def test_an_operating_point_takes_the_base_methods_tuning_then_its_preset_then_the_users_overrides():
+    from dataclasses import replace
+
+    from piddm.defaults import PRESETS
+
+    for task in ("forward", "inverse"):
+        base = METHODS["piddm"].make_settings("darcy", task)
+        fast = METHODS["piddm-fast"].make_settings("darcy", task)
+        assert fast == replace(base, **PRESETS["piddm-fast"]) and fast.starts < base.starts
+    assert METHODS["piddm-fast"].make_settings("darcy", "forward", {"starts": 2}).starts == 2
+
+
 def test_then_the_solver_returns_the_solvers_u_of_the_estimated_a():
     problem = get_problem("darcy")
     a, u = problem.generate(n=60, resolution=N, seed=0)

@@ -107,7 +107,8 @@ def test_compare_runs_every_default_row_on_the_same_teacher_and_writes_its_figur
     from piddm.defaults import compare_methods
 
     teacher, student, data = tiny_models("darcy")
-    fast = ["--set", "piddm.starts=1", "--set", "piddm.iters=2", "--set", "piddm.polish=0", "--set", "dpde.steps=3",
+    fast = ["--set", "piddm.starts=1", "--set", "piddm.iters=2", "--set", "piddm.polish=0", "--set", "piddm-fast.iters=1",
+            "--set", "piddm-fast.polish=0", "--set", "dpde.steps=3",
             "--set", "dps.steps=3", "--set", "eci.steps=4", "--set", "dflow.iters=1", "--set", "dflow.teacher_steps=2"]
     code, out, err = _piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--task", "forward", "--student", student,
                             "--teacher", teacher, "--data", data, "--test", "0:2", "--observed", "10", "--device",
@@ -117,7 +118,10 @@ def test_compare_runs_every_default_row_on_the_same_teacher_and_writes_its_figur
 
     metrics = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
     rows = [r["method"] for r in metrics["rows"]]
-    assert rows[:5] == ["piddm", "dpde", "dps", "eci", "dflow"] and set(rows) == set(compare_methods("darcy", "forward"))
+    assert rows[:6] == ["piddm", "piddm-fast", "dpde", "dps", "eci", "dflow"]
+    assert set(rows) == set(compare_methods("darcy", "forward"))
+    pairs = {(v["method"], v["baseline"]) for v in metrics["verdicts"]}
+    assert {("piddm", "dpde"), ("piddm-fast", "dpde"), ("piddm-fast", "eci")} <= pairs  # the speed point's verdicts
     assert metrics["options"]["teacher"] == str(teacher) and metrics["options"]["observe"] == ["a:10%"]
     for name in ("methods.png", "error_vs_time.png", "report.md"):
         assert (tmp_path / "cmp" / name).exists(), name

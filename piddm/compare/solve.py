@@ -400,6 +400,17 @@ def _verdicts(scored, wanted, wanted_err, bound) -> list:
                 continue  # a zero-residual row ("then the solver", the exact bound): the ratio is round-off
             est = bootstrap.ratio(ref_ps[key], ps[key])
             out.append(Verdict(f"{name}: {ref_m.label} / {m.label}", ref_m.name, m.name, key, "ratio", *est))
+    for var_m, _, var_ps in scored:  # an operating point of the first method (piddm-fast) against the other generative rows
+        if var_m.variant_of != ref_m.name:
+            continue
+        for m, _, ps in scored:
+            if m is var_m or m.role != "generative":
+                continue
+            est = bootstrap.reduction(wanted_err[var_m.name], wanted_err[m.name])
+            out.append(Verdict(f"{what}: {var_m.label} lower than {m.label} by (negative: higher)", var_m.name, m.name,
+                               "+".join(wanted), "reduction", *est))
+            out.append(Verdict(f"residual: {var_m.label} / {m.label}", var_m.name, m.name, "residual", "ratio",
+                               *bootstrap.ratio(var_ps["residual"], ps["residual"])))
     if bound is not None:
         for m, _, _ in scored:
             if m is not bound:
@@ -471,7 +482,8 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
     from ..defaults import tuned
 
     weighted = ("piddm", "physics", "dpde", "dps", "eci", "dflow")  # methods with free weights to tune
-    untuned = [m.label for m, _, _ in scored if m.role != "bound" and m.name in weighted and not tuned(m.name, name, task)]
+    untuned = [m.label for m, _, _ in scored if m.role != "bound" and (m.variant_of or m.name) in weighted
+               and not tuned(m.variant_of or m.name, name, task)]
     if untuned:
         notes.append(f"{' and '.join(untuned)}: no settings tuned for {name} {task}; class defaults (the baselines "
                      "were tuned on validation).")

@@ -16,6 +16,7 @@ __all__ = ["METHODS", "Method", "SolveContext", "SolveResult", "tuning_task", "w
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     noise_search.METHOD,
+    noise_search.METHOD_FAST,
     then_solver(noise_search.METHOD),
     diffusion_pde.DPDE,
     diffusion_pde.DPS,

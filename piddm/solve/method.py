@@ -60,6 +60,9 @@ class Method:
     ``needs_train``: fitted on the comparison's training split (:attr:`SolveContext.train`).
     ``tuned_as``: the method whose tuned settings it takes (a variant such as "then the solver").
     ``needs_teacher``: samples the diffusion teacher (:attr:`SolveContext.teacher`).
+    ``variant_of``: the same method at a preset operating point (``piddm-fast``: PIDDM at a time
+    budget): its settings are that method's tuned ones, then :data:`piddm.defaults.PRESETS`, and
+    reports give it that method's verdicts against the other generative rows.
     """
 
     name: str
@@ -72,6 +75,7 @@ class Method:
     needs_train: bool = False
     tuned_as: str | None = None
     needs_teacher: bool = False
+    variant_of: str | None = None
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -81,7 +85,7 @@ class Method:
 
     def make_settings(self, problem: str, task: str, overrides: dict | None = None):
         """Settings = the class defaults, then the tuned ones for (problem, task), then ``overrides``; checked."""
-        from ..defaults import tuned
+        from ..defaults import PRESETS, tuned
 
         defaults = {f.name: f.default for f in fields(self.settings)}
         overrides = dict(overrides or {})
@@ -92,7 +96,8 @@ class Method:
         for k, v in overrides.items():  # none is a value only where the field's own default is none
             if v is None and defaults[k] is not None:
                 raise InputError(f"{self.name} settings: {k} cannot be none (default {defaults[k]!r})")
-        settings = self.settings(**{**tuned(self.tuned_as or self.name, problem, task), **overrides})
+        base = tuned(self.tuned_as or self.variant_of or self.name, problem, task)
+        settings = self.settings(**{**base, **PRESETS.get(self.name, {}), **overrides})
         settings.check()
         return settings
 

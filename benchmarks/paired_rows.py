@@ -1,0 +1,65 @@
+"""Pair two rows from two solve reports (their ``<method>.nc`` files) sample by sample.
+
+A row added to a finished comparison (e.g. ``piddm-fast`` run on its own on the test samples a
+report already holds) gets the report's verdicts without rerunning hours of other rows: this checks
+that both files hold the same samples, masks, observed values and truth, then prints each row's
+mean error, residual and seconds per sample, and the paired bootstrap 95 % intervals of the error
+reduction and of the residual ratio (``piddm.evaluate.bootstrap``, as the reports compute them).
+
+    python benchmarks/paired_rows.py runs/compare/darcy-forward-fast/piddm-fast.nc runs/compare/darcy-forward/dpde.nc
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+
+def paired(ours: str, base: str, metric: str | None = None) -> dict:
+    import xarray as xr
+
+    from piddm.evaluate import bootstrap
+
+    with xr.open_dataset(ours, engine="h5netcdf") as a, xr.open_dataset(base, engine="h5netcdf") as b:
+        for key in ("sample", "mask_a", "mask_u", "obs_a", "obs_u", "a_true", "u_true"):
+            if (key in a) != (key in b):
+                raise SystemExit(f"{ours} and {base}: only one holds {key!r}: not the same comparison")
+            if key in a and not np.array_equal(np.asarray(a[key]), np.asarray(b[key]), equal_nan=True):
+                raise SystemExit(f"{ours} and {base}: {key!r} differs: not the same samples and observations")
+        if metric is None:
+            metric = "err_u" if a.attrs.get("task", "").startswith("forward") else "err_a"
+        out = {"metric": metric, "samples": int(a.sizes["sample"])}
+        for name, ds in (("ours", a), ("base", b)):
+            out[name] = {"method": ds.attrs.get("method"), metric: float(ds[metric].mean()),
+                         "residual": float(ds["residual"].mean()),
+                         "s_per_sample": float(ds.attrs["seconds_per_sample"]), "nfe": int(ds.attrs["nfe"])}
+        out["reduction"] = bootstrap.reduction(np.asarray(a[metric]), np.asarray(b[metric]))
+        out["residual_ratio"] = bootstrap.ratio(np.asarray(a["residual"]), np.asarray(b["residual"]))
+        out["time_ratio"] = out["ours"]["s_per_sample"] / out["base"]["s_per_sample"]
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("ours")
+    p.add_argument("base")
+    p.add_argument("--metric", default=None, help="per-sample metric [err_u on forward tasks, else err_a]")
+    args = p.parse_args()
+    r = paired(args.ours, args.base, args.metric)
+    m = r["metric"]
+    for side in ("ours", "base"):
+        s = r[side]
+        print(f"{s['method']:12s} {m} {100 * s[m]:.2f} %  residual {s['residual']:.3g}  "
+              f"{s['s_per_sample']:.2f} s/sample  NFE {s['nfe']}")
+    est, lo, hi = r["reduction"]
+    print(f"{m}: {r['ours']['method']} lower than {r['base']['method']} by {100 * est:.0f} % [{100 * lo:.0f}, "
+          f"{100 * hi:.0f}] (paired bootstrap 95 %, {r['samples']} samples)")
+    est, lo, hi = r["residual_ratio"]
+    print(f"residual ratio {est:.3g} [{lo:.3g}, {hi:.3g}]; seconds per sample ratio {r['time_ratio']:.3f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
