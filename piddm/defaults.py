@@ -144,8 +144,12 @@ def compare_methods(problem: str, task: str) -> list[str]:
 
 # piddm compare --task generate: settings of the guided teacher samplers (DiffusionPDE with the PDE term only,
 # ECI with the boundary constraint) per problem; class defaults where none is listed (untuned, and the report
-# prints what was used).
-GENERATION: dict[str, dict[str, dict]] = {"dpde": {}, "eci": {}}
+# prints what was used). Darcy: six candidates each on validation, the lowest residual with MMSE and SMSE within
+# 1.5x the teacher's (the distill rule), benchmarks/results/generation_tuning_darcy.md: DiffusionPDE-2000 16
+# samples (ζ_pde = 0.03: residual 0.275 against the teacher's 2.58; 0.01: 0.282; 0.1: 0.94), ECI 64 samples
+# (N = 800, M = 1, R = 5: 2.32 against 2.41; M = 5 broke the samples, SMSE 5-27x the teacher's).
+GENERATION: dict[str, dict[str, dict]] = {"dpde": {"darcy": {"zeta_pde": 0.03}},
+                                          "eci": {"darcy": {"steps": 800, "mix": 1, "resample": 5}}}
 
 
 def generation_settings(method: str, problem: str) -> dict:
