@@ -3,7 +3,8 @@
 A row added to a finished comparison (e.g. ``piddm-fast`` run on its own on the test samples a
 report already holds) gets the report's verdicts without rerunning hours of other rows: this checks
 that both files hold the same samples, masks, observed values and truth, then prints each row's
-mean error, residual and seconds per sample, and the paired bootstrap 95 % intervals of the error
+mean error (the reports' wanted one: u forward, a inverse, a + u reconstruction), residual and
+seconds per sample (measured in separate runs: read their ratio with the load of each in mind), and the paired bootstrap 95 % intervals of the error
 reduction and of the residual ratio (``piddm.evaluate.bootstrap``, as the reports compute them).
 
     python benchmarks/paired_rows.py runs/compare/darcy-forward-fast/piddm-fast.nc runs/compare/darcy-forward/dpde.nc
@@ -23,19 +24,28 @@ def paired(ours: str, base: str, metric: str | None = None) -> dict:
     from piddm.evaluate import bootstrap
 
     with xr.open_dataset(ours, engine="h5netcdf") as a, xr.open_dataset(base, engine="h5netcdf") as b:
+        for key in ("sample", "mask_a", "mask_u", "obs_a", "obs_u"):  # what every solution file holds
+            if key not in a or key not in b:
+                raise SystemExit(f"{ours} and {base}: {key!r} missing from one of them: not solution files")
+        if not any(f"{ch}_true" in a for ch in ("a", "u")):
+            raise SystemExit(f"{ours}: no truth (a_true / u_true): nothing to pair errors on")
         for key in ("sample", "mask_a", "mask_u", "obs_a", "obs_u", "a_true", "u_true"):
             if (key in a) != (key in b):
                 raise SystemExit(f"{ours} and {base}: only one holds {key!r}: not the same comparison")
             if key in a and not np.array_equal(np.asarray(a[key]), np.asarray(b[key]), equal_nan=True):
                 raise SystemExit(f"{ours} and {base}: {key!r} differs: not the same samples and observations")
-        if metric is None:
-            metric = "err_u" if a.attrs.get("task", "").startswith("forward") else "err_a"
+        task = str(a.attrs.get("task", ""))
+        keys = [metric] if metric else (["err_u"] if task.startswith("forward") else ["err_a"] if task == "inverse"
+                                        else ["err_a", "err_u"])  # the reports' wanted error: a + u on reconstruction
+        metric = "+".join(keys)
+        err = {n: sum(np.asarray(ds[k], np.float64) for k in keys) for n, ds in (("ours", a), ("base", b))}
         out = {"metric": metric, "samples": int(a.sizes["sample"])}
         for name, ds in (("ours", a), ("base", b)):
-            out[name] = {"method": ds.attrs.get("method"), metric: float(ds[metric].mean()),
+            out[name] = {"method": ds.attrs.get("method"), metric: float(err[name].mean()),
                          "residual": float(ds["residual"].mean()),
-                         "s_per_sample": float(ds.attrs["seconds_per_sample"]), "nfe": int(ds.attrs["nfe"])}
-        out["reduction"] = bootstrap.reduction(np.asarray(a[metric]), np.asarray(b[metric]))
+                         "s_per_sample": float(ds.attrs["seconds_per_sample"]), "nfe": int(ds.attrs["nfe"]),
+                         "commit": str(ds.attrs.get("git_commit", "?")), "command": str(ds.attrs.get("command", "?"))}
+        out["reduction"] = bootstrap.reduction(err["ours"], err["base"])
         out["residual_ratio"] = bootstrap.ratio(np.asarray(a["residual"]), np.asarray(b["residual"]))
         out["time_ratio"] = out["ours"]["s_per_sample"] / out["base"]["s_per_sample"]
     return out
@@ -58,6 +68,10 @@ def main() -> None:
           f"{100 * hi:.0f}] (paired bootstrap 95 %, {r['samples']} samples)")
     est, lo, hi = r["residual_ratio"]
     print(f"residual ratio {est:.3g} [{lo:.3g}, {hi:.3g}]; seconds per sample ratio {r['time_ratio']:.3f}")
+    if r["ours"]["command"] != r["base"]["command"]:
+        print("note: the two rows come from different runs (commits "
+              f"{r['ours']['commit'][:12]} and {r['base']['commit'][:12]}): their seconds were measured apart, "
+              "under whatever load each run had")
     sys.stdout.flush()
 
 

@@ -127,13 +127,18 @@ def test_nearest_k_starts_from_its_own_default_and_variants_take_the_wrapped_met
 def test_an_operating_point_takes_the_base_methods_tuning_then_its_preset_then_the_users_overrides():
     from dataclasses import replace
 
-    from piddm.defaults import PRESETS
+    from piddm.defaults import compare_methods, preset
 
     for task in ("forward", "inverse"):
         base = METHODS["piddm"].make_settings("darcy", task)
         fast = METHODS["piddm-fast"].make_settings("darcy", task)
-        assert fast == replace(base, **PRESETS["piddm-fast"]) and fast.starts < base.starts
+        point, chosen = preset("piddm-fast", "darcy", task)
+        assert chosen and fast == replace(base, **point) and fast.starts < base.starts
+        assert "piddm-fast" in compare_methods("darcy", task)
     assert METHODS["piddm-fast"].make_settings("darcy", "forward", {"starts": 2}).starts == 2
+    # where no point was chosen it still runs (said in the report) but is no default row
+    assert not preset("piddm-fast", "helmholtz", "forward")[1]
+    assert "piddm-fast" not in compare_methods("helmholtz", "forward")
 
 
 def test_then_the_solver_returns_the_solvers_u_of_the_estimated_a():

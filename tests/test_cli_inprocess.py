@@ -122,6 +122,8 @@ def test_compare_runs_every_default_row_on_the_same_teacher_and_writes_its_figur
     assert set(rows) == set(compare_methods("darcy", "forward"))
     pairs = {(v["method"], v["baseline"]) for v in metrics["verdicts"]}
     assert {("piddm", "dpde"), ("piddm-fast", "dpde"), ("piddm-fast", "eci")} <= pairs  # the speed point's verdicts
+    assert ("piddm-fast", "piddm") not in pairs  # PIDDM's own verdicts cover that pair
+    assert any(m == "piddm-fast" and b in ("kriging", "kriging-solver") for m, b in pairs)  # and the best baseline
     assert metrics["options"]["teacher"] == str(teacher) and metrics["options"]["observe"] == ["a:10%"]
     for name in ("methods.png", "error_vs_time.png", "report.md"):
         assert (tmp_path / "cmp" / name).exists(), name

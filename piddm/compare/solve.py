@@ -400,17 +400,20 @@ def _verdicts(scored, wanted, wanted_err, bound) -> list:
                 continue  # a zero-residual row ("then the solver", the exact bound): the ratio is round-off
             est = bootstrap.ratio(ref_ps[key], ps[key])
             out.append(Verdict(f"{name}: {ref_m.label} / {m.label}", ref_m.name, m.name, key, "ratio", *est))
-    for var_m, _, var_ps in scored:  # an operating point of the first method (piddm-fast) against the other generative rows
-        if var_m.variant_of != ref_m.name:
+    for var_m, _, var_ps in scored:  # an operating point of the first method (piddm-fast): against the best baseline
+        if var_m.variant_of != ref_m.name:  # and the other generative rows (the first method's verdicts cover that pair)
             continue
         for m, _, ps in scored:
-            if m is var_m or m.role != "generative":
+            if m in (var_m, ref_m) or not (m is best or m.role == "generative"):
                 continue
+            lead = "best baseline, " if m is best else ""
             est = bootstrap.reduction(wanted_err[var_m.name], wanted_err[m.name])
-            out.append(Verdict(f"{what}: {var_m.label} lower than {m.label} by (negative: higher)", var_m.name, m.name,
-                               "+".join(wanted), "reduction", *est))
-            out.append(Verdict(f"residual: {var_m.label} / {m.label}", var_m.name, m.name, "residual", "ratio",
-                               *bootstrap.ratio(var_ps["residual"], ps["residual"])))
+            out.append(Verdict(f"{what}: {var_m.label} lower than {lead}{m.label} by (negative: higher)", var_m.name,
+                               m.name, "+".join(wanted), "reduction", *est))
+            for key, name in (("residual", "residual"), ("residual_rel", "residual / own terms")):
+                if float(np.mean(ps[key])) >= 1e-10:
+                    out.append(Verdict(f"{name}: {var_m.label} / {m.label}", var_m.name, m.name, key, "ratio",
+                                       *bootstrap.ratio(var_ps[key], ps[key])))
     if bound is not None:
         for m, _, _ in scored:
             if m is not bound:
@@ -479,7 +482,7 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
     notes = [f"{len(obs)} samples from {source}; observed {observed}; {noise}."]
     if headline:
         notes.append(headline)
-    from ..defaults import tuned
+    from ..defaults import preset, tuned
 
     weighted = ("piddm", "physics", "dpde", "dps", "eci", "dflow")  # methods with free weights to tune
     untuned = [m.label for m, _, _ in scored if m.role != "bound" and (m.variant_of or m.name) in weighted
@@ -487,6 +490,11 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
     if untuned:
         notes.append(f"{' and '.join(untuned)}: no settings tuned for {name} {task}; class defaults (the baselines "
                      "were tuned on validation).")
+    unchosen = [(m.label, preset(m.name, name, task)[0]) for m, _, _ in scored
+                if m.variant_of and not preset(m.name, name, task)[1]]
+    for label, point in unchosen:
+        notes.append(f"{label}: no operating point chosen on validation for {name} {task}; it runs "
+                     f"{', '.join(f'{k} = {v}' for k, v in point.items())} over the base method's settings.")
     fitted = [(m, r) for m, r, _ in scored if m.needs_train]
     if fitted and train is not None:
         used = max(int(r.extra.get("train_samples", 0)) or len(train.fields()[0]) for _, r in fitted)

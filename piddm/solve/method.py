@@ -61,8 +61,10 @@ class Method:
     ``tuned_as``: the method whose tuned settings it takes (a variant such as "then the solver").
     ``needs_teacher``: samples the diffusion teacher (:attr:`SolveContext.teacher`).
     ``variant_of``: the same method at a preset operating point (``piddm-fast``: PIDDM at a time
-    budget): its settings are that method's tuned ones, then :data:`piddm.defaults.PRESETS`, and
-    reports give it that method's verdicts against the other generative rows.
+    budget): its settings are that method's tuned ones, then its operating point for the (problem,
+    task) (:func:`piddm.defaults.preset`), then its own overrides (those given to the base method do
+    not reach it), and reports give it verdicts against the other generative rows and the best
+    baseline when the base method is the first row.
     """
 
     name: str
@@ -85,7 +87,7 @@ class Method:
 
     def make_settings(self, problem: str, task: str, overrides: dict | None = None):
         """Settings = the class defaults, then the tuned ones for (problem, task), then ``overrides``; checked."""
-        from ..defaults import PRESETS, tuned
+        from ..defaults import preset, tuned
 
         defaults = {f.name: f.default for f in fields(self.settings)}
         overrides = dict(overrides or {})
@@ -97,7 +99,7 @@ class Method:
             if v is None and defaults[k] is not None:
                 raise InputError(f"{self.name} settings: {k} cannot be none (default {defaults[k]!r})")
         base = tuned(self.tuned_as or self.variant_of or self.name, problem, task)
-        settings = self.settings(**{**base, **PRESETS.get(self.name, {}), **overrides})
+        settings = self.settings(**{**base, **preset(self.name, problem, task)[0], **overrides})
         settings.check()
         return settings
 
