@@ -9,10 +9,11 @@ teacher's, the lowest mean residual wins; if none does, the one nearest to that 
 max(MMSE ratio, SMSE ratio)). Rows go to a JSON-lines log as they finish; ``--table`` writes the markdown
 and prints the winners for ``piddm.defaults.GENERATION``.
 
-Sample counts: MMSE and SMSE of 16 samples are mostly finite-sample noise (ECI's MMSE ratios to the
-teacher for its four stable candidates ranged 0.55-4.2 at 16 and 0.44-1.09 at 64), so the cheap method, ECI, is
-scored on 64 validation samples (its 16-sample rows are kept, tagged ``n16`` by hand after the 64-sample run) and DiffusionPDE, whose
-ratios stayed within 0.98-1.03 at every ζ_pde, on 16.
+Sample counts: MMSE and SMSE of 16 samples are mostly finite-sample noise (ECI's MMSE ratios to
+the teacher for its four stable candidates ranged 0.55-4.2 at 16 and 0.44-1.09 at 64), so the
+cheap method, ECI, is scored on 64 validation samples (its 16-sample rows are kept, tagged ``n16``
+by hand after the 64-sample run) and DiffusionPDE, whose ratios stayed within 0.98-1.03 at every
+ζ_pde, on 16.
 
     python benchmarks/generation_tuning.py --pde darcy --methods dpde --n 16 --log runs/generation-tuning/darcy.jsonl
     python benchmarks/generation_tuning.py --pde darcy --methods eci --n 64 --log runs/generation-tuning/darcy-eci.jsonl

@@ -4,8 +4,9 @@ A row added to a finished comparison (e.g. ``piddm-fast`` run on its own on the 
 report already holds) gets the report's verdicts without rerunning hours of other rows: this checks
 that both files hold the same samples, masks, observed values and truth, then prints each row's
 mean error (the reports' wanted one: u forward, a inverse, a + u reconstruction), residual and
-seconds per sample (measured in separate runs: read their ratio with the load of each in mind), and the paired bootstrap 95 % intervals of the error
-reduction and of the residual ratio (``piddm.evaluate.bootstrap``, as the reports compute them).
+seconds per sample (measured in separate runs: read their ratio with the load of each in mind),
+and the paired bootstrap 95 % intervals of the error reduction and of the residual ratio
+(``piddm.evaluate.bootstrap``, as the reports compute them).
 
     python benchmarks/paired_rows.py runs/compare/darcy-forward-fast/piddm-fast.nc runs/compare/darcy-forward/dpde.nc
 """

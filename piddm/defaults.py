@@ -146,7 +146,8 @@ def preset(method: str, problem: str, task: str) -> tuple[dict, bool]:
 
 # piddm compare: the methods run when none are named. Every way of sampling the teacher with observations
 # (DiffusionPDE, DPS, ECI, D-Flow) beside PIDDM and PIDDM-fast (its point at 1/10 of DiffusionPDE's time), the
-# best non-generative baseline of the strong-baselines reports (kriging; on forward tasks also kriging → solver, the best Darcy forward row) and, where it is exact
+# best non-generative baseline of the strong-baselines reports (kriging; on forward tasks also kriging → solver,
+# the best Darcy forward row) and, where it is exact
 # and cheap, the Bayes limit (Poisson, Helmholtz; Darcy's and Navier–Stokes' MCMC takes minutes per sample:
 # add --method bayes).
 COMPARE_GENERATIVE = ("piddm", "piddm-fast", "dpde", "dps", "eci", "dflow")
