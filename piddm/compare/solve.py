@@ -383,43 +383,45 @@ def _verdicts(scored, wanted, wanted_err, bound) -> list:
     from ..report import Verdict
 
     what = " + ".join(wanted)
-    ref_m, _, ref_ps = scored[0]
+    ref_m = scored[0][0]
     best = best_baseline(scored, wanted_err)
     others = ([best] if best else []) + [m for m, _, _ in scored[1:] if m is not best]
     out = []
     for m in others:
-        ps = next(p for q, _, p in scored if q is m)
-        lead = "best baseline (chosen on these samples), " if m is best else ""
         if m.role == "bound":
             continue  # against the bound: the ratio below
-        est = bootstrap.reduction(wanted_err[ref_m.name], wanted_err[m.name])
-        out.append(Verdict(f"{what}: {ref_m.label} lower than {lead}{m.label} by (negative: higher)", ref_m.name,
-                           m.name, "+".join(wanted), "reduction", *est))
-        for key, name in (("residual", "residual"), ("residual_rel", "residual / own terms")):
-            if float(np.mean(ps[key])) < 1e-10:
-                continue  # a zero-residual row ("then the solver", the exact bound): the ratio is round-off
-            est = bootstrap.ratio(ref_ps[key], ps[key])
-            out.append(Verdict(f"{name}: {ref_m.label} / {m.label}", ref_m.name, m.name, key, "ratio", *est))
-    for var_m, _, var_ps in scored:  # an operating point of the first method (piddm-fast): against the best baseline
+        lead = "best baseline (chosen on these samples), " if m is best else ""
+        out += _pair_verdicts(what, wanted, wanted_err, scored, ref_m, m, lead)
+    for var_m, _, _ in scored:  # an operating point of the first method (piddm-fast): against the best baseline
         if var_m.variant_of != ref_m.name:  # and the other generative rows (the first method's verdicts cover that pair)
             continue
-        for m, _, ps in scored:
-            if m in (var_m, ref_m) or not (m is best or m.role == "generative"):
-                continue
-            lead = "best baseline, " if m is best else ""
-            est = bootstrap.reduction(wanted_err[var_m.name], wanted_err[m.name])
-            out.append(Verdict(f"{what}: {var_m.label} lower than {lead}{m.label} by (negative: higher)", var_m.name,
-                               m.name, "+".join(wanted), "reduction", *est))
-            for key, name in (("residual", "residual"), ("residual_rel", "residual / own terms")):
-                if float(np.mean(ps[key])) >= 1e-10:
-                    out.append(Verdict(f"{name}: {var_m.label} / {m.label}", var_m.name, m.name, key, "ratio",
-                                       *bootstrap.ratio(var_ps[key], ps[key])))
+        for m, _, _ in scored:
+            if m not in (var_m, ref_m) and (m is best or m.role == "generative"):
+                out += _pair_verdicts(what, wanted, wanted_err, scored, var_m, m, "best baseline, " if m is best else "")
     if bound is not None:
         for m, _, _ in scored:
             if m is not bound:
                 est = bootstrap.ratio(wanted_err[m.name], wanted_err[bound.name])
                 out.append(Verdict(f"{what}: {m.label} / {bound.label}", m.name, bound.name, "+".join(wanted),
                                    "ratio", *est))
+    return out
+
+
+def _pair_verdicts(what, wanted, wanted_err, scored, ours, base, lead: str) -> list:
+    """Paired bootstrap verdicts of one row against another: the wanted error's reduction, then the residual and
+    residual / own terms ratios (skipped against a zero-residual row, where the ratio is round-off)."""
+    from ..evaluate import bootstrap
+    from ..report import Verdict
+
+    per = {m.name: p for m, _, p in scored}
+    ours_ps, base_ps = per[ours.name], per[base.name]
+    est = bootstrap.reduction(wanted_err[ours.name], wanted_err[base.name])
+    out = [Verdict(f"{what}: {ours.label} lower than {lead}{base.label} by (negative: higher)", ours.name, base.name,
+                   "+".join(wanted), "reduction", *est)]
+    for key, name in (("residual", "residual"), ("residual_rel", "residual / own terms")):
+        if float(np.mean(base_ps[key])) >= 1e-10:  # a zero-residual row ("then the solver", the exact bound)
+            out.append(Verdict(f"{name}: {ours.label} / {base.label}", ours.name, base.name, key, "ratio",
+                               *bootstrap.ratio(ours_ps[key], base_ps[key])))
     return out
 
 
