@@ -13,7 +13,18 @@ import typer
 
 
 def distill(
-    pde: str = typer.Option(..., "--pde", help="darcy | poisson | helmholtz | navier-stokes"),
+    pde: str | None = typer.Option(None, "--pde", help="darcy | poisson | helmholtz | navier-stokes"),
+    images: str | None = typer.Option(None, "--images", help="image PID instead: fashion-mnist | mnist | cifar10 | "
+                                      "imagenet64 (the teacher's PF-ODE is the physics)"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="--images: folder of the image files"),
+    classifier: Path | None = typer.Option(None, "--classifier", help="--images: feature classifier that scores "
+                                           "samples [runs/<images>-classifier]"),
+    points: int = typer.Option(250, "--points", help="--images: N of PID's Karras grid"),
+    distance: str = typer.Option("pseudo-huber", "--distance", help="--images: lpips (the paper's) | "
+                                 "pseudo-huber | l2"),
+    lpips_weights: Path | None = typer.Option(None, "--lpips-weights", help="--images: LPIPS trunk or converted "
+                                              "LPIPS state dict (see `piddm lpips-weights`)"),
+    split: str = typer.Option("val", "--split", help="--images: real images scored against: val | test"),
     teacher: Path | None = typer.Option(None, "--teacher", help="teacher.pt or run folder [shipped reference]"),
     data: Path | None = typer.Option(None, "--data", help="evaluation data set [data/<pde>-<res>, else "
                                      "data/<pde>-<res>-eval, made if absent]"),
@@ -45,10 +56,17 @@ def distill(
                                 "(only --steps/--minutes may change), then evaluate again"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing run folder"),
 ):
-    """Distil the teacher into a one-step student with the PDE residual in its loss, evaluate, report."""
+    """Distil the teacher into a one-step student with the PDE residual in its loss (or, with --images, PID's
+    PF-ODE residual), evaluate, report."""
     from piddm.compare.distill import DistillExperiment, run
 
+    from .images import distill_images, one_of
     from .progress import bars
+
+    one_of(pde=pde, images=images)
+    if images:
+        return distill_images(images, teacher, out, data_dir, classifier, points, distance, lpips_weights, split,
+                              steps, minutes, batch, lr, samples, eval_batch, seed, device, resume, overwrite)
 
     def path(p):
         return None if p is None else str(p)

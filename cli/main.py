@@ -22,7 +22,7 @@ _STATE = {"debug": False}
 
 
 def _add_subcommands() -> None:
-    from . import compare, data, distill, operator, solve, teacher
+    from . import compare, data, distill, images, operator, solve, teacher
 
     app.add_typer(data.app, name="data")
     app.command("train-teacher")(teacher.train_teacher)
@@ -31,6 +31,8 @@ def _add_subcommands() -> None:
     app.command("solve")(solve.solve)
     app.command("compare")(compare.compare)
     app.command("train-operator")(operator.train_operator)
+    app.command("train-classifier")(images.train_classifier)
+    app.command("lpips-weights")(images.lpips_weights)
 
 
 @app.callback()

@@ -8,9 +8,16 @@ import typer
 
 
 def train_teacher(
-    pde: str = typer.Option(..., "--pde", help="darcy | poisson | helmholtz | navier-stokes"),
+    pde: str | None = typer.Option(None, "--pde", help="darcy | poisson | helmholtz | navier-stokes"),
+    images: str | None = typer.Option(None, "--images", help="an image set instead of a PDE: fashion-mnist | "
+                                      "mnist | cifar10 | imagenet64"),
     data: Path | None = typer.Option(None, "--data", help="data-set folder [data/<pde>-32]"),
-    out: Path | None = typer.Option(None, "-o", "--out", help="run folder [runs/<pde>-teacher]"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="--images: folder of the image files "
+                                         "[fashion-mnist: /usr/share/datasets/fashion-mnist]"),
+    download: bool = typer.Option(False, "--download", help="--images: fetch the files into --data-dir first "
+                                  "(torchvision; needs the internet)"),
+    class_conditional: bool = typer.Option(False, "--class-conditional", help="--images: condition on the labels"),
+    out: Path | None = typer.Option(None, "-o", "--out", help="run folder [runs/<pde or images>-teacher]"),
     backbone: str = typer.Option("unet", "--backbone", help="unet | fno"),
     preset: str = typer.Option("small", "--preset", help="unet: tiny | small | medium | ddpmpp; fno: tiny | small"),
     batch: int = typer.Option(64, "--batch", help="global batch (split over torchrun processes)"),
@@ -27,20 +34,26 @@ def train_teacher(
                                 "its stored options (only --steps/--minutes may change)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing run folder"),
 ):
-    """Train an EDM teacher on the joint field (a, u); the same command runs under torchrun (DDP)."""
+    """Train an EDM teacher on the joint field (a, u) or on images; the same command runs under torchrun (DDP)."""
     from pde_bench import get_problem
     from piddm.teacher import TeacherOptions, run_teacher
     from piddm.training import TrainConfig
 
+    from .images import image_teacher_options, one_of
     from .progress import training_bar
 
-    name = get_problem(pde).name
-    opts = TeacherOptions(
-        pde=name, data=str(data or Path("data") / f"{name}-32"), out=str(out or Path("runs") / f"{name}-teacher"),
-        backbone=backbone, preset=preset, device=device,
-        train=TrainConfig(steps=steps, minutes=minutes, batch=batch, lr=lr, warmup=warmup, grad_clip=grad_clip,
-                          ema_halflife=ema_halflife, seed=seed, checkpoint_every=checkpoint_every))
-    result = run_teacher(opts, resume=resume, overwrite=overwrite, training_bar=training_bar)
+    one_of(pde=pde, images=images)
+    cfg = TrainConfig(steps=steps, minutes=minutes, batch=batch, lr=lr, warmup=warmup, grad_clip=grad_clip,
+                      ema_halflife=ema_halflife, seed=seed, checkpoint_every=checkpoint_every)
+    if images:
+        opts, run = image_teacher_options(images, data_dir, download, class_conditional, out, preset, device, cfg)
+    else:
+        name = get_problem(pde).name
+        opts = TeacherOptions(pde=name, data=str(data or Path("data") / f"{name}-32"),
+                              out=str(out or Path("runs") / f"{name}-teacher"), backbone=backbone, preset=preset,
+                              device=device, train=cfg)
+        run = run_teacher
+    result = run(opts, resume=resume, overwrite=overwrite, training_bar=training_bar)
     if result is None:  # a torchrun worker: the main rank reports
         return
     typer.echo(f"teacher   {Path(opts.out) / 'teacher.pt'}  (step {result.step}, {result.elapsed / 60:.1f} min, "
@@ -51,7 +64,8 @@ def train_teacher(
 
 
 def sample(
-    ckpt: Path = typer.Option(..., "--ckpt", help="teacher run folder or teacher.pt"),
+    ckpt: Path = typer.Option(..., "--ckpt", help="teacher run folder or teacher.pt (an image model: also a PID "
+                              "student.pt or its run folder)"),
     n: int = typer.Option(64, "--n", help="number of samples"),
     steps: int = typer.Option(18, "--steps", help="sampler steps N (Heun: 2N-1 network calls)"),
     sampler: str = typer.Option("heun", "--sampler", help="heun | euler"),
@@ -62,14 +76,20 @@ def sample(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:k]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
 ):
-    """Draw samples from a teacher: <out>/samples.h5 (data-set format, physical units) + samples.png."""
+    """Draw samples from a teacher: <out>/samples.h5 (data-set format, physical units) + samples.png; from an image
+    teacher or PID student: <out>/samples.npz (uint8 images, labels) + samples.png."""
+    from piddm.images.samples import is_image_model, write_image_samples
     from piddm.samples import write_teacher_samples
 
     from .progress import bars
 
     with bars() as b:
-        made = write_teacher_samples(ckpt, out, n=n, steps=steps, sampler=sampler, resolution=resolution, seed=seed,
-                                     batch=batch, device=device, overwrite=overwrite, progress=b.task)
+        if is_image_model(ckpt):
+            made = write_image_samples(ckpt, out, n=n, steps=steps, sampler=sampler, seed=seed, batch=batch,
+                                       device=device, overwrite=overwrite, progress=b.task)
+        else:
+            made = write_teacher_samples(ckpt, out, n=n, steps=steps, sampler=sampler, resolution=resolution,
+                                         seed=seed, batch=batch, device=device, overwrite=overwrite, progress=b.task)
     typer.echo(f"samples   {made['file']}  ({n} at {made['resolution']}x{made['resolution']}, {made['nfe']} network "
                f"calls each, {made['ms_per_sample']:.1f} ms/sample at batch {made['batch']})")
     typer.echo(f"figure    {made['figure']}")

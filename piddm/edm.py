@@ -104,7 +104,7 @@ def edm_loss(denoiser: nn.Module, x: torch.Tensor, sigma: torch.Tensor, noise: t
 
 @torch.no_grad()
 def fixed_sigma_loss(denoiser: nn.Module, x: torch.Tensor, sigmas=(0.01, 0.1, 0.5, 2.0, 10.0),
-                     seed: int = 0, batch: int = 256) -> dict[float, float]:
+                     seed: int = 0, batch: int = 256, class_labels: torch.Tensor | None = None) -> dict[float, float]:
     """Mean EDM loss of ``x`` at each fixed sigma with fixed noise: a comparable validation curve.
 
     The same seed gives the same noise at every call, so two evaluations differ only by the
@@ -118,7 +118,8 @@ def fixed_sigma_loss(denoiser: nn.Module, x: torch.Tensor, sigmas=(0.01, 0.1, 0.
         for i in range(0, len(x), batch):
             xb, nb = x[i:i + batch], noise[i:i + batch]
             sig = torch.full((len(xb),), float(s), device=x.device)
-            total += float(edm_loss(denoiser, xb, sig, nb).sum())
+            labels = None if class_labels is None else class_labels[i:i + batch]
+            total += float(edm_loss(denoiser, xb, sig, nb, labels).sum())
         out[float(s)] = total / len(x)
     return out
 

@@ -50,12 +50,13 @@ class ModelInfo:
 
 @dataclass
 class LoadedModel:
-    """A network ready to call, with its problem and the map to physical units."""
+    """A network ready to call, with its problem and the map to physical units (an image model: its
+    :class:`~piddm.images.datasets.ImageSet` and no normaliser, pixels being in [-1, 1])."""
 
     denoiser: Denoiser
     info: ModelInfo
     problem: Problem
-    normaliser: Normaliser
+    normaliser: Normaliser | None
     path: Path
 
     @property
@@ -95,7 +96,9 @@ def load_model(path: Path | str, kind: str = "teacher", *, problem: str | None =
         raise InputError(f"{path}: is a {blob['kind']} file, a {kind} was expected")
     info = ModelInfo(**{k: blob[k] for k in ModelInfo.__dataclass_fields__})
     if problem is not None:
-        want = get_problem(problem).name
+        from .images.datasets import IMAGE_SETS, image_set
+
+        want = image_set(problem).name if problem in IMAGE_SETS else get_problem(problem).name
         if info.problem != want:
             raise InputError(f"{path}: {kind} of problem {info.problem!r}, but {want!r} was asked for")
     if resolution is not None and resolution != info.resolution and info.backbone["backbone"] != "fno":
@@ -109,6 +112,10 @@ def load_model(path: Path | str, kind: str = "teacher", *, problem: str | None =
         raise InputError(f"{path}: weights do not fit the {info.backbone['backbone']}/"
                          f"{info.backbone['preset']} backbone it names ({str(err).splitlines()[0]})") from None
     denoiser = denoiser.to(device).eval().requires_grad_(False)
+    from .images.datasets import IMAGE_SETS, image_set
+
+    if info.problem in IMAGE_SETS:  # an image model: its "problem" is its data set, pixels live in [-1, 1]
+        return LoadedModel(denoiser, info, image_set(info.problem), None, path)
     prob = get_problem(info.problem, **info.params)
     return LoadedModel(denoiser, info, prob, Normaliser(**info.normaliser), path)
 

@@ -31,7 +31,8 @@ from .plots import save_field_grid
 from .sampling import generate
 from .training import TrainConfig, TrainResult, batch_indices, prepare_run_folder, train
 
-__all__ = ["VAL_SIGMAS", "TeacherOptions", "check_teacher_inputs", "sample_teacher", "train_teacher"]
+__all__ = ["VAL_SIGMAS", "TeacherOptions", "check_teacher_inputs", "run_teacher", "run_training", "sample_teacher",
+           "train_teacher"]
 
 VAL_SIGMAS = (0.01, 0.1, 0.5, 2.0, 10.0)
 OPTIONS = "options.json"
@@ -181,6 +182,14 @@ def run_teacher(opts: TeacherOptions, *, resume: bool = False, overwrite: bool =
     device of ``opts`` apply. ``training_bar(label, total)`` is a context manager yielding the
     progress callback (main rank only).
     """
+    return run_training(opts, TeacherOptions.of_run, check_teacher_inputs, train_teacher, f"teacher {opts.pde}",
+                        resume=resume, overwrite=overwrite, training_bar=training_bar)
+
+
+def run_training(opts, of_run: Callable, check: Callable, train_fn: Callable, label: str, *, resume: bool,
+                 overwrite: bool, training_bar: Callable | None) -> TrainResult | None:
+    """The process wrapper of a training command (PDE or image teacher): stored options on resume (with the
+    budget and device of ``opts``), the device context, input checks before any work, the progress bar."""
     import contextlib
 
     from .distributed import setup
@@ -188,16 +197,15 @@ def run_teacher(opts: TeacherOptions, *, resume: bool = False, overwrite: bool =
     if resume and overwrite:
         raise InputError("resume and overwrite exclude each other")
     if resume:
-        stored = TeacherOptions.of_run(opts.out)
+        stored = of_run(opts.out)
         stored.train.steps, stored.train.minutes, stored.device = opts.train.steps, opts.train.minutes, opts.device
         opts = stored
     ctx = setup(opts.device)
-    check_teacher_inputs(opts, resume=resume, overwrite=overwrite, is_main=ctx.is_main)
+    check(opts, resume=resume, overwrite=overwrite, is_main=ctx.is_main)
     try:
-        bar = training_bar(f"teacher {opts.pde}", opts.train.steps) if ctx.is_main and training_bar \
-            else contextlib.nullcontext(None)
+        bar = training_bar(label, opts.train.steps) if ctx.is_main and training_bar else contextlib.nullcontext(None)
         with bar as update:
-            result = train_teacher(opts, ctx, resume=resume, overwrite=overwrite, on_progress=update)
+            result = train_fn(opts, ctx, resume=resume, overwrite=overwrite, on_progress=update)
     finally:
         ctx.close()
     return result if ctx.is_main else None

@@ -32,6 +32,7 @@ __all__ = ["TrainConfig", "TrainResult", "batch_indices", "load_checkpoint", "pr
            "train"]
 
 CHECKPOINT = "checkpoint.pt"
+OPTIMIZERS = ("adamw", "radam")
 LOSS_CSV = "loss.csv"
 EVAL_CSV = "val.csv"
 
@@ -51,6 +52,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     log_every: int = 10
     bf16: bool = True  # autocast on CUDA only
+    optimizer: str = "adamw"  # adamw | radam (PID's choice)
 
     def check(self) -> None:
         if self.steps < 1:
@@ -65,6 +67,8 @@ class TrainConfig:
             raise InputError("checkpoint_every and log_every must be >= 1, warmup >= 0")
         if self.ema_halflife <= 0:
             raise InputError(f"ema_halflife must be positive, got {self.ema_halflife}")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
 
 
 @dataclass
@@ -175,8 +179,8 @@ def train(model: nn.Module, loss_fn: Callable[[nn.Module, int], torch.Tensor], c
     run_dir = Path(run_dir)
     model = model.to(ctx.device)
     ema = EMA(model, cfg.ema_halflife, cfg.ema_rampup)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8,
-                            weight_decay=cfg.weight_decay)
+    optim = torch.optim.RAdam if cfg.optimizer == "radam" else torch.optim.AdamW
+    opt = optim(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay)
     start, elapsed_before = 0, 0.0
     if resume:
         state = load_checkpoint(run_dir / CHECKPOINT)

@@ -55,9 +55,11 @@ def backbone_config(backbone: str = "unet", preset: str = "small", *, resolution
 
 
 def build_backbone(config: dict, channels: int = 2) -> nn.Module:
-    """A fresh network from a config made by :func:`backbone_config`."""
+    """A fresh network from a config made by :func:`backbone_config` (``data_channels`` in it, as image
+    models store, overrides ``channels``)."""
+    channels = int(config.get("data_channels", channels))
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()
-          if k not in ("backbone", "preset", "resolution_trained")}
+          if k not in ("backbone", "preset", "resolution_trained", "data_channels")}
     if config["backbone"] == "unet":
         from .unet import UNet
 

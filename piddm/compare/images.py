@@ -1,0 +1,168 @@
+"""The image PID experiment: train (or resume) the one-step student, then score it against its teacher.
+
+Rows, each drawing ``samples`` images from the same noise (sample i from the evaluation stream,
+seed 1, index i; labels i mod classes for a class-conditional teacher), at the same batch, timed
+after an untimed warm-up batch:
+
+- ``teacher``: the teacher's deterministic Heun-18 (35 network calls), EDM's CIFAR-10 setting;
+- ``teacher-euler-1``: one Euler step of the teacher's PF-ODE from σ_max (= D(σ_max ε; σ_max), 1 call);
+- ``pid``: the PID student, x_θ(T ε, σ_min) clipped (1 call).
+
+Scores against ``split`` real images (val while choosing, test once): the Fréchet distance and
+precision / recall (k = 3) on the features of the data set's small classifier
+(:mod:`piddm.images.features`: **not FID**), with paired bootstrap intervals for the FD ratios. Run
+folder: the PID run (student.pt, checkpoint.pt, loss.csv, val.csv, samples/) plus report.md,
+metrics.json, options.json and samples_<row>.png.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pde_bench.conventions import InputError, provenance
+
+__all__ = ["ImageDistillExperiment", "evaluate_images", "run_images"]
+
+EVAL_SEED = 1
+TEACHER_STEPS = 18
+Progress = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass
+class ImageDistillExperiment:
+    images: str
+    teacher: str
+    out: str
+    classifier: str
+    data_dir: str | None = None
+    points: int = 250
+    distance: str = "pseudo-huber"
+    lpips_weights: str | None = None
+    steps: int = 2000
+    minutes: float | None = None
+    batch: int = 32
+    lr: float = 2e-4
+    samples: int = 5000
+    eval_batch: int = 250
+    split: str = "val"
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    overwrite: bool = False
+
+
+def _generate(make: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor], n: int, shape, classes: int,
+              batch: int, device, advance=None) -> tuple[torch.Tensor, float]:
+    """n images from noise (evaluation, EVAL_SEED, i) in batches; seconds per sample after a warm-up batch."""
+    from piddm.noise import standard_noise
+
+    def labels(start, m):
+        return (torch.arange(start, start + m, device=device) % classes) if classes else None
+
+    with torch.no_grad():
+        make(standard_noise(min(batch, n), shape, seed=EVAL_SEED, stream="evaluation").to(device), labels(0, 1))
+    out, t0 = [], time.perf_counter()
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        eps = standard_noise(m, shape, seed=EVAL_SEED, start=start, stream="evaluation").to(device)
+        with torch.no_grad():
+            out.append(make(eps, labels(start, m)).float().clamp(-1, 1).cpu())
+        if advance:
+            advance(m)
+    return torch.cat(out), (time.perf_counter() - t0) / n
+
+
+def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, progress: Progress | None = None):
+    """The Comparison of teacher Heun-18, teacher Euler-1 and the PID student (see the module docstring)."""
+    from piddm.evaluate.image_metrics import frechet_distance, frechet_ratio_interval, precision_recall
+    from piddm.images.datasets import load_images
+    from piddm.images.distill import load_pid_student
+    from piddm.images.features import extract_features, load_classifier
+    from piddm.images.teacher import labelled
+    from piddm.models import load_model
+    from piddm.sampling import generate, heun_nfe
+    from piddm.report.comparison import Column, Comparison, Cost, Row, Verdict
+
+    student, s_info = load_pid_student(student_path, exp.images, device=device)
+    teacher = load_model(exp.teacher, "teacher", problem=exp.images, device=device)
+    classifier, c_meta = load_classifier(exp.classifier, exp.images)
+    real, _, spec = load_images(exp.images, exp.data_dir, exp.split)
+    real_f = extract_features(classifier, real)
+    shape, classes = (spec.channels, spec.resolution, spec.resolution), int(teacher.info.params.get("classes", 0))
+    methods = {
+        "teacher": (f"teacher (Heun-{TEACHER_STEPS})", heun_nfe(TEACHER_STEPS),
+                    lambda e, y: generate(labelled(teacher.denoiser, y), e, steps=TEACHER_STEPS).x),
+        "teacher-euler-1": ("teacher (Euler, 1 step)", 1, lambda e, y: generate(labelled(teacher.denoiser, y), e,
+                                                                               steps=1, sampler="euler").x),
+        "pid": ("PID student (1 step)", 1, lambda e, y: student.sample(e, y))}
+    rows, feats, grids = [], {}, {}
+    for key, (label, nfe, make) in methods.items():
+        advance = progress(f"sampling {label}", exp.samples) if progress else None
+        x, s = _generate(make, exp.samples, shape, classes, exp.eval_batch, device, advance)
+        feats[key], grids[key] = extract_features(classifier, x), x[:32]
+        p, r = precision_recall(real_f, feats[key])
+        rows.append(Row(key, label, metrics={"fd": frechet_distance(feats[key], real_f), "precision": p,
+                                             "recall": r},
+                        cost={"nfe": nfe, "ms_per_sample": 1000 * s, "batch": exp.eval_batch}))
+    verdicts = []
+    for base, target, better in (("teacher", 2.0, "le"), ("teacher-euler-1", 1.0, "le")):
+        est, lo, hi = frechet_ratio_interval(feats["pid"], feats[base], real_f)
+        verdicts.append(Verdict(f"FD: PID / {dict((r.method, r.label) for r in rows)[base]}", "pid", base, "fd",
+                                "ratio", est, lo, hi, target=target, better=better))
+    speed = rows[0].cost["ms_per_sample"] / rows[2].cost["ms_per_sample"]
+    verdicts.append(Verdict("speed: teacher Heun-18 time / PID time", "pid", "teacher", "ms_per_sample", "ratio",
+                            speed, float("nan"), float("nan"), target=30.0, better="ge"))
+    costs = [Cost("teacher training", teacher.info.training.get("elapsed_s")),
+             Cost("PID training", s_info.info.training.get("elapsed_s"),
+                  f"{s_info.info.training.get('step')} steps at batch {s_info.info.training.get('batch')}"),
+             Cost("feature classifier", c_meta.get("train_s"),
+                  f"test accuracy {100 * c_meta['test_accuracy']:.2f} %")]
+    notes = [f"{exp.samples} samples per method against the {len(real)} {exp.split} images of {spec.name}; "
+             f"same noise for every row (evaluation stream, seed {EVAL_SEED}).",
+             f"FD, precision, recall: on the {c_meta['features']}-dimensional features of a small classifier trained "
+             f"on the {spec.name} training split ({exp.classifier}; test accuracy {100 * c_meta['test_accuracy']:.2f} "
+             "%). Non-standard: this is **not FID** and compares only with numbers from the same classifier file."]
+    after = [f"PID student: {s_info.info.training.get('step')} steps, distance {s_info.info.training.get('distance')}, "
+             f"N = {s_info.info.training.get('points')} grid points, RAdam lr {s_info.info.training.get('lr')}, "
+             f"batch {s_info.info.training.get('batch')}. Verdict intervals: paired bootstrap over the generated "
+             "samples (200 resamples; the real set fixed). ms/sample: wall time of the whole generation at the "
+             f"stated batch on {device}, after a warm-up batch."]
+    columns = [Column("fd", "FD (classifier features)", "g", spread=False), Column("precision", "precision", "g"),
+               Column("recall", "recall", "g"), Column("nfe", "NFE", "int"), Column("ms_per_sample", "ms/sample", "ms"),
+               Column("batch", "batch", "int")]
+    cmp = Comparison(kind="image-distill", title=f"piddm distill --images {spec.name}: PID one-step student",
+                     columns=columns, rows=rows, verdicts=verdicts, costs=costs, notes=notes, after=after,
+                     options=asdict(exp), provenance=provenance(asdict(exp)))
+    return cmp, grids
+
+
+def run_images(exp: ImageDistillExperiment, *, progress: Progress | None = None, training_bar=None):
+    """Train (or resume) the PID student, evaluate, write the report; (Comparison, folder) on the main rank."""
+    from piddm.distributed import resolve_device
+    from piddm.images.distill import PIDOptions, run_pid
+    from piddm.images.features import load_classifier
+    from piddm.images.teacher import save_image_grid
+    from piddm.training import TrainConfig
+
+    if exp.split not in ("val", "test"):
+        raise InputError(f"--split must be val or test, got {exp.split!r}")
+    load_classifier(exp.classifier, exp.images)  # fail before training, not after
+    cfg = TrainConfig(steps=exp.steps, minutes=exp.minutes, batch=exp.batch, lr=exp.lr, warmup=0, grad_clip=0.0,
+                      optimizer="radam", ema_halflife=5_000, checkpoint_every=250, seed=exp.seed)
+    opts = PIDOptions(images=exp.images, teacher=exp.teacher, out=exp.out, points=exp.points, distance=exp.distance,
+                      lpips_weights=exp.lpips_weights, device=exp.device, train=cfg)
+    result = run_pid(opts, resume=exp.resume, overwrite=exp.overwrite, training_bar=training_bar)
+    if result is None:
+        return None
+    folder = Path(exp.out)
+    cmp, grids = evaluate_images(exp, folder / "student.pt", resolve_device(exp.device), progress)
+    cmp.write(folder)
+    for key, x in grids.items():
+        save_image_grid(x, folder / f"samples_{key}.png")
+    return cmp, folder
