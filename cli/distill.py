@@ -24,7 +24,10 @@ def distill(
                                  "pseudo-huber | l2"),
     lpips_weights: Path | None = typer.Option(None, "--lpips-weights", help="--images: LPIPS trunk or converted "
                                               "LPIPS state dict (see `piddm lpips-weights`)"),
-    split: str = typer.Option("val", "--split", help="--images: real images scored against: val | test"),
+    split: str = typer.Option("val", "--split", help="--images: real images scored against: val | test (once, "
+                              "after choices are made; written to <out>/report-test/)"),
+    evaluate_only: bool = typer.Option(False, "--evaluate-only", help="--images: score the student already in --out "
+                                       "(no training)"),
     teacher: Path | None = typer.Option(None, "--teacher", help="teacher.pt or run folder [shipped reference]"),
     data: Path | None = typer.Option(None, "--data", help="evaluation data set [data/<pde>-<res>, else "
                                      "data/<pde>-<res>-eval, made if absent]"),
@@ -66,7 +69,8 @@ def distill(
     one_of(pde=pde, images=images)
     if images:
         return distill_images(images, teacher, out, data_dir, classifier, points, distance, lpips_weights, split,
-                              steps, minutes, batch, lr, samples, eval_batch, seed, device, resume, overwrite)
+                              steps, minutes, batch, lr, samples, eval_batch, seed, device, resume, overwrite,
+                              evaluate_only)
 
     def path(p):
         return None if p is None else str(p)

@@ -67,7 +67,7 @@ def train_classifier(
 
 
 def distill_images(images, teacher, out, data_dir, classifier, points, distance, lpips_weights, split, steps,
-                   minutes, batch, lr, samples, eval_batch, seed, device, resume, overwrite) -> None:
+                   minutes, batch, lr, samples, eval_batch, seed, device, resume, overwrite, evaluate_only) -> None:
     """``piddm distill --images``: PID training, evaluation and report (:mod:`piddm.compare.images`)."""
     from piddm.compare.images import ImageDistillExperiment, run_images
     from piddm.images.datasets import image_set
@@ -84,15 +84,14 @@ def distill_images(images, teacher, out, data_dir, classifier, points, distance,
         classifier=path(classifier, f"runs/{name}-classifier"), data_dir=path(data_dir, None), points=points,
         distance=distance, lpips_weights=path(lpips_weights, None), steps=steps or 2000, minutes=minutes,
         batch=batch or 32, lr=lr or 2e-4, samples=samples or 5000, eval_batch=eval_batch or 250, split=split,
-        seed=seed, device=device, resume=resume, overwrite=overwrite)
+        seed=seed, device=device, resume=resume, overwrite=overwrite, evaluate_only=evaluate_only)
     with bars() as b:
         done = run_images(exp, progress=b.task, training_bar=b.training)
     if done is None:
         return
     comparison, folder = done
     typer.echo(comparison.markdown())
-    typer.echo("\n".join(f"{k:9s} {folder / f}" for k, f in (("report", "report.md"), ("metrics", "metrics.json"),
-                                                               ("student", "student.pt"))))
+    typer.echo(f"report    {folder / 'report.md'}\nmetrics   {folder / 'metrics.json'}\nstudent   {exp.out}/student.pt")
 
 
 def lpips_weights(

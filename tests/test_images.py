@@ -313,6 +313,13 @@ def test_image_teacher_classifier_pid_and_samples_end_to_end(fmnist, tmp_path):
     for row in ("teacher (Heun-18)", "teacher (Euler, 1 step)", "PID student (1 step)", "not FID"):
         assert row in report
     assert (run / "samples_pid.png").exists() and (run / "student.pt").exists()
+    before = (run / "student.pt").read_bytes()
+    res = run_piddm("distill", "--images", "fashion-mnist", "--data-dir", fmnist, "--teacher", teacher, "-o", run,
+                    "--classifier", tmp_path / "clf", "--evaluate-only", "--split", "test", "--eval-samples", 16,
+                    "--eval-batch", 8, "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    assert "20 test images" in (run / "report-test" / "report.md").read_text()
+    assert (run / "student.pt").read_bytes() == before and "20 test" not in (run / "report.md").read_text()
     res = run_piddm("sample", "--ckpt", run / "student.pt", "--n", 5, "-o", tmp_path / "s", "--device", "cpu")
     assert res.returncode == 0, res.stderr
     assert np.load(tmp_path / "s" / "samples.npz")["images"].shape == (5, 1, 32, 32)

@@ -12,7 +12,7 @@ Scores against ``split`` real images (val while choosing, test once): the Fréch
 precision / recall (k = 3) on the features of the data set's small classifier
 (:mod:`piddm.images.features`: **not FID**), with paired bootstrap intervals for the FD ratios. Run
 folder: the PID run (student.pt, checkpoint.pt, loss.csv, val.csv, samples/) plus report.md,
-metrics.json, options.json and samples_<row>.png.
+metrics.json, options.json and samples_<row>.png (scored on test: the same files in ``report-test/``).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class ImageDistillExperiment:
     device: str = "auto"
     resume: bool = False
     overwrite: bool = False
+    evaluate_only: bool = False  # score the student already in ``out`` (e.g. on the test split, once)
 
 
 def _generate(make: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor], n: int, shape, classes: int,
@@ -143,7 +144,8 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
 
 
 def run_images(exp: ImageDistillExperiment, *, progress: Progress | None = None, training_bar=None):
-    """Train (or resume) the PID student, evaluate, write the report; (Comparison, folder) on the main rank."""
+    """Train (or resume) the PID student, evaluate, write the report; (Comparison, report folder) on the main rank
+    (the run folder for the validation split, ``<out>/report-test`` for the test split)."""
     from piddm.distributed import resolve_device
     from piddm.images.distill import PIDOptions, run_pid
     from piddm.images.features import load_classifier
@@ -157,12 +159,15 @@ def run_images(exp: ImageDistillExperiment, *, progress: Progress | None = None,
                       optimizer="radam", ema_halflife=5_000, checkpoint_every=250, seed=exp.seed)
     opts = PIDOptions(images=exp.images, teacher=exp.teacher, out=exp.out, points=exp.points, distance=exp.distance,
                       lpips_weights=exp.lpips_weights, device=exp.device, train=cfg)
-    result = run_pid(opts, resume=exp.resume, overwrite=exp.overwrite, training_bar=training_bar)
-    if result is None:
-        return None
     folder = Path(exp.out)
+    if exp.evaluate_only:
+        if not (folder / "student.pt").exists():
+            raise InputError(f"{folder}: no student.pt to evaluate (train one first: drop --evaluate-only)")
+    elif run_pid(opts, resume=exp.resume, overwrite=exp.overwrite, training_bar=training_bar) is None:
+        return None
     cmp, grids = evaluate_images(exp, folder / "student.pt", resolve_device(exp.device), progress)
-    cmp.write(folder)
+    report = folder if exp.split == "val" else folder / f"report-{exp.split}"  # the test report beside, not over
+    cmp.write(report)
     for key, x in grids.items():
-        save_image_grid(x, folder / f"samples_{key}.png")
-    return cmp, folder
+        save_image_grid(x, report / f"samples_{key}.png")
+    return cmp, report
