@@ -329,3 +329,48 @@ def test_pde_and_images_exclude_each_other(fmnist):
     one_line_error(run_piddm("train-teacher", "--pde", "darcy", "--images", "fashion-mnist"), "--pde or --images")
     one_line_error(run_piddm("distill"), "--pde or --images")
     one_line_error(run_piddm("train-teacher", "--images", "svhn"), "unknown image data set 'svhn'")
+
+
+def _tiny_cifar(folder, per_batch=10):
+    folder.mkdir(parents=True)
+    for i in range(1, 6):
+        _cifar_batch(folder / f"data_batch_{i}", per_batch, i)
+    _cifar_batch(folder / "test_batch", per_batch, 9)
+    return folder
+
+
+def _tiny_imagenet(folder, n=12):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    for i in (1, 2):
+        np.savez(folder / f"train_data_batch_{i}.npz", data=rng.integers(0, 256, (n, 12288)).astype(np.uint8),
+                 labels=rng.integers(1, 1001, n))
+    np.savez(folder / "val_data.npz", data=rng.integers(0, 256, (n, 12288)).astype(np.uint8),
+             labels=rng.integers(1, 1001, n))
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,extra", [("cifar10", []), ("imagenet64", ["--class-conditional"])])
+def test_cifar10_and_class_conditional_imagenet64_run_end_to_end(name, extra, tmp_path):
+    """The GPU-scale formats on tiny files: teacher (ImageNet-64 class-conditional), classifier, PID, report."""
+    data = _tiny_cifar(tmp_path / "cifar-10-batches-py") if name == "cifar10" else _tiny_imagenet(tmp_path / "in64")
+    data = data.parent if name == "cifar10" else data
+    teacher, run = tmp_path / "teacher", tmp_path / "pid"
+    res = run_piddm("train-teacher", "--images", name, "--data-dir", data, "--preset", "tiny", "--steps", 2,
+                    "--batch", 4, "--checkpoint-every", 2, "-o", teacher, "--device", "cpu", *extra)
+    assert res.returncode == 0, res.stderr
+    res = run_piddm("train-classifier", "--images", name, "--data-dir", data, "--epochs", 1, "-o", tmp_path / "clf")
+    assert res.returncode == 0, res.stderr
+    res = run_piddm("distill", "--images", name, "--data-dir", data, "--teacher", teacher, "-o", run, "--classifier",
+                    tmp_path / "clf", "--steps", 2, "--batch", 2, "--points", 8, "--eval-samples", 8, "--eval-batch",
+                    4, "--split", "test", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    assert "PID student (1 step)" in (run / "report-test" / "report.md").read_text()
+    from piddm.images.distill import load_pid_student
+
+    student, loaded = load_pid_student(run / "student.pt", name)
+    assert loaded.info.params["classes"] == (1000 if extra else 0)
+    side = 64 if name == "imagenet64" else 32
+    labels = torch.tensor([3, 999]) if extra else None
+    assert student.sample(torch.randn(2, 3, side, side), labels).shape == (2, 3, side, side)
