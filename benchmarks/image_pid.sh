@@ -7,6 +7,7 @@ set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 results=benchmarks/results/images
 mkdir -p "$results"
+MODELS="--teacher runs/fashion-mnist-teacher --classifier runs/fashion-mnist-classifier"
 WIN=${WIN:-2e-4}   # the screen's winner (lowest validation FD), set after the screen
 stages=("$@")
 [ ${#stages[@]} -eq 0 ] && stages=(teacher classifier screen final test)
@@ -16,15 +17,15 @@ for stage in "${stages[@]}"; do
                --checkpoint-every 500 -o runs/fashion-mnist-teacher ;;
     classifier) piddm train-classifier --images fashion-mnist -o runs/fashion-mnist-classifier ;;
     screen) for lr in ${LRS:-2e-4 1e-3}; do   # LRS=2e-4 / LRS=1e-3: one candidate per job, to run both at once
-              piddm distill --images fashion-mnist --lr $lr --minutes 6 --steps 100000 --eval-samples 1000 \
+              piddm distill --images fashion-mnist $MODELS --lr $lr --minutes 6 --steps 100000 --eval-samples 1000 \
                 -o runs/fashion-mnist-pid-lr$lr
               cp runs/fashion-mnist-pid-lr$lr/report.md "$results/pid_screen_lr$lr.md"
             done ;;
-    final) piddm distill --images fashion-mnist -o runs/fashion-mnist-pid-lr$WIN --resume --minutes 30 \
+    final) piddm distill --images fashion-mnist $MODELS -o runs/fashion-mnist-pid-lr$WIN --resume --minutes 30 \
              --steps 100000 --eval-samples 5000
            cp runs/fashion-mnist-pid-lr$WIN/report.md "$results/pid_fashion-mnist_val.md"
            cp runs/fashion-mnist-pid-lr$WIN/metrics.json "$results/pid_fashion-mnist_val.json" ;;
-    test) piddm distill --images fashion-mnist -o runs/fashion-mnist-pid-lr$WIN --evaluate-only --split test \
+    test) piddm distill --images fashion-mnist $MODELS -o runs/fashion-mnist-pid-lr$WIN --evaluate-only --split test \
             --eval-samples 5000
           cp runs/fashion-mnist-pid-lr$WIN/report-test/report.md "$results/pid_fashion-mnist_test.md"
           cp runs/fashion-mnist-pid-lr$WIN/report-test/metrics.json "$results/pid_fashion-mnist_test.json"

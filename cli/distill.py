@@ -18,7 +18,7 @@ def distill(
                                       "imagenet64 (the teacher's PF-ODE is the physics)"),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="--images: folder of the image files"),
     classifier: Path | None = typer.Option(None, "--classifier", help="--images: feature classifier that scores "
-                                           "samples [runs/<images>-classifier]"),
+                                           "samples (piddm train-classifier) [the shipped one]"),
     points: int = typer.Option(250, "--points", help="--images: N of PID's Karras grid"),
     distance: str = typer.Option("pseudo-huber", "--distance", help="--images: lpips (the paper's) | "
                                  "pseudo-huber | l2"),

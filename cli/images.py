@@ -74,14 +74,18 @@ def distill_images(images, teacher, out, data_dir, classifier, points, distance,
 
     from .progress import bars
 
+    from piddm.models import reference_model
+
     name = image_set(images).name
 
     def path(p, default):
-        return str(p) if p is not None else default
+        return str(p) if p is not None else default() if callable(default) else default
 
     exp = ImageDistillExperiment(
-        images=name, teacher=path(teacher, f"runs/{name}-teacher"), out=path(out, f"runs/{name}-distill"),
-        classifier=path(classifier, f"runs/{name}-classifier"), data_dir=path(data_dir, None), points=points,
+        images=name, teacher=path(teacher, lambda: str(reference_model(name, "teacher"))),
+        out=path(out, f"runs/{name}-distill"),
+        classifier=path(classifier, lambda: str(reference_model(name, "classifier"))), data_dir=path(data_dir, None),
+        points=points,
         distance=distance, lpips_weights=path(lpips_weights, None), steps=steps or 2000, minutes=minutes,
         batch=batch or 32, lr=lr or 2e-4, samples=samples or 5000, eval_batch=eval_batch or 250, split=split,
         seed=seed, device=device, resume=resume, overwrite=overwrite, evaluate_only=evaluate_only)

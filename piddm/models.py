@@ -133,14 +133,20 @@ REFERENCE_DIR = Path(__file__).parent / "reference"
 
 
 def reference_model(pde: str, kind: str = "teacher") -> Path:
-    """Path of the shipped ``kind`` model of problem ``pde``, or a one-line error saying what exists."""
-    name = get_problem(pde).name
+    """Path of the shipped ``kind`` model of problem (or image set) ``pde``, or a one-line error saying what exists.
+
+    Image sets also ship their feature classifier (``kind="classifier"``) when they ship models."""
+    from .images.datasets import IMAGE_SETS, image_set
+
+    image = pde in IMAGE_SETS or pde.replace("_", "-") in IMAGE_SETS
+    name = image_set(pde).name if image else get_problem(pde).name
     path = REFERENCE_DIR / name / f"{kind}.pt"
     if not path.exists():
         have = ", ".join(f"{p}/{k}" for p, k in available_references()) or "none"
-        make = "train-teacher" if kind == "teacher" else "distill"
+        make = {"teacher": "train-teacher", "classifier": "train-classifier"}.get(kind, "distill")
+        flag = "--images" if image else "--pde"
         raise InputError(f"no shipped reference {kind} for {name} (shipped: {have}); make one with "
-                         f"`piddm {make} --pde {name}` and pass it explicitly")
+                         f"`piddm {make} {flag} {name}` and pass it explicitly")
     return path
 
 

@@ -374,3 +374,12 @@ def test_cifar10_and_class_conditional_imagenet64_run_end_to_end(name, extra, tm
     side = 64 if name == "imagenet64" else 32
     labels = torch.tensor([3, 999]) if extra else None
     assert student.sample(torch.randn(2, 3, side, side), labels).shape == (2, 3, side, side)
+
+
+def test_an_image_set_without_shipped_models_says_how_to_make_them():
+    from piddm.models import reference_model
+
+    with pytest.raises(InputError, match="piddm train-teacher --images cifar10"):
+        reference_model("cifar10", "teacher")
+    with pytest.raises(InputError, match="piddm train-classifier --images cifar10"):
+        reference_model("cifar10", "classifier")
