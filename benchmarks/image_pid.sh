@@ -22,11 +22,11 @@ for stage in "${stages[@]}"; do
               cp runs/fashion-mnist-pid-lr$lr/report.md "$results/pid_screen_lr$lr.md"
             done ;;
     final) piddm distill --images fashion-mnist $MODELS -o runs/fashion-mnist-pid-lr$WIN --resume --minutes 30 \
-             --steps 100000 --eval-samples 5000
+             --steps 100000 --eval-samples 2000
            cp runs/fashion-mnist-pid-lr$WIN/report.md "$results/pid_fashion-mnist_val.md"
            cp runs/fashion-mnist-pid-lr$WIN/metrics.json "$results/pid_fashion-mnist_val.json" ;;
     test) piddm distill --images fashion-mnist $MODELS -o runs/fashion-mnist-pid-lr$WIN --evaluate-only --split test \
-            --eval-samples 5000
+            --eval-samples 2000
           cp runs/fashion-mnist-pid-lr$WIN/report-test/report.md "$results/pid_fashion-mnist_test.md"
           cp runs/fashion-mnist-pid-lr$WIN/report-test/metrics.json "$results/pid_fashion-mnist_test.json"
           cp runs/fashion-mnist-pid-lr$WIN/report-test/samples_*.png "$results/" ;;

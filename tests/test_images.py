@@ -383,3 +383,16 @@ def test_an_image_set_without_shipped_models_says_how_to_make_them():
         reference_model("cifar10", "teacher")
     with pytest.raises(InputError, match="piddm train-classifier --images cifar10"):
         reference_model("cifar10", "classifier")
+
+
+def test_the_two_student_calls_share_one_batch_without_changing_them():
+    teacher = _tiny_denoiser().requires_grad_(False)
+    student = PIDStudent(teacher).eval()
+    z, i = torch.randn(3, 1, 8, 8) * T, torch.tensor([0, 5, 9])
+    phys = PFODEResidual(teacher, 10)
+    lhs, rhs = phys.terms(student, z, i)
+    ti, tj = phys.t[i], phys.t[phys.neighbours(i)]
+    y, y2 = student(z, ti), student(z, tj)
+    w = ti.reshape(-1, 1, 1, 1).float()
+    torch.testing.assert_close(lhs, y - w * (y - y2) / (ti - tj).reshape(-1, 1, 1, 1).float(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(rhs, teacher(y, ti.float()), rtol=1e-4, atol=1e-5)

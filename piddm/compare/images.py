@@ -111,6 +111,12 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
         rows.append(Row(key, label, metrics={"fd": frechet_distance(feats[key], real_f), "precision": p,
                                              "recall": r},
                         cost={"nfe": nfe, "ms_per_sample": 1000 * s, "batch": exp.eval_batch}))
+    train_imgs, _, _ = load_images(exp.images, exp.data_dir, "train")
+    floor_f = extract_features(classifier, train_imgs[np.random.default_rng(0).permutation(len(train_imgs))[
+        :exp.samples]])
+    fp, fr = precision_recall(real_f, floor_f)
+    floor = {"label": f"real: {len(floor_f)} training images (floor)", "fd": frechet_distance(floor_f, real_f),
+             "precision": fp, "recall": fr}
     verdicts = []
     for base, target, better in (("teacher", 2.0, "le"), ("teacher-euler-1", 1.0, "le")):
         est, lo, hi = frechet_ratio_interval(feats["pid"], feats[base], real_f)
@@ -128,7 +134,8 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
              f"same noise for every row (evaluation stream, seed {EVAL_SEED}).",
              f"FD, precision, recall: on the {c_meta['features']}-dimensional features of a small classifier trained "
              f"on the {spec.name} training split ({exp.classifier}; test accuracy {100 * c_meta['test_accuracy']:.2f} "
-             "%). Non-standard: this is **not FID** and compares only with numbers from the same classifier file."]
+             "%). Non-standard: this is **not FID** and compares only with numbers from the same classifier file. "
+             "The floor row scores real training images (a random subset of the same size) the same way."]
     after = [f"PID student: {s_info.info.training.get('step')} steps, distance {s_info.info.training.get('distance')}, "
              f"N = {s_info.info.training.get('points')} grid points, RAdam lr {s_info.info.training.get('lr')}, "
              f"batch {s_info.info.training.get('batch')}. Verdict intervals: paired bootstrap over the generated "
@@ -138,7 +145,7 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
                Column("recall", "recall", "g"), Column("nfe", "NFE", "int"), Column("ms_per_sample", "ms/sample", "ms"),
                Column("batch", "batch", "int")]
     cmp = Comparison(kind="image-distill", title=f"piddm distill --images {spec.name}: PID one-step student",
-                     columns=columns, rows=rows, verdicts=verdicts, costs=costs, notes=notes, after=after,
+                     columns=columns, rows=rows, floor=floor, verdicts=verdicts, costs=costs, notes=notes, after=after,
                      options=asdict(exp), provenance=provenance(asdict(exp)))
     return cmp, grids
 
