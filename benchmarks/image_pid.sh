@@ -8,7 +8,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 results=benchmarks/results/images
 mkdir -p "$results"
 MODELS="--teacher runs/fashion-mnist-teacher --classifier runs/fashion-mnist-classifier"
-WIN=${WIN:-2e-4}   # the screen's winner (lowest validation FD), set after the screen
+WIN=${WIN:-1e-3}   # the screen's winner (lowest validation FD: 83.3 against 89.2 for 2e-4)
 stages=("$@")
 [ ${#stages[@]} -eq 0 ] && stages=(teacher classifier screen final test)
 for stage in "${stages[@]}"; do
@@ -19,12 +19,12 @@ for stage in "${stages[@]}"; do
     screen) for lr in ${LRS:-2e-4 1e-3}; do   # LRS=2e-4 / LRS=1e-3: one candidate per job, to run both at once
               piddm distill --images fashion-mnist $MODELS --lr $lr --minutes 6 --steps 100000 --eval-samples 1000 \
                 -o runs/fashion-mnist-pid-lr$lr
-              cp runs/fashion-mnist-pid-lr$lr/report.md "$results/pid_screen_lr$lr.md"
+              cp runs/fashion-mnist-pid-lr$lr/report-val/report.md "$results/pid_screen_lr$lr.md"
             done ;;
     final) piddm distill --images fashion-mnist $MODELS -o runs/fashion-mnist-pid-lr$WIN --resume --minutes 30 \
              --steps 100000 --eval-samples 2000
-           cp runs/fashion-mnist-pid-lr$WIN/report.md "$results/pid_fashion-mnist_val.md"
-           cp runs/fashion-mnist-pid-lr$WIN/metrics.json "$results/pid_fashion-mnist_val.json" ;;
+           cp runs/fashion-mnist-pid-lr$WIN/report-val/report.md "$results/pid_fashion-mnist_val.md"
+           cp runs/fashion-mnist-pid-lr$WIN/report-val/metrics.json "$results/pid_fashion-mnist_val.json" ;;
     test) piddm distill --images fashion-mnist $MODELS -o runs/fashion-mnist-pid-lr$WIN --evaluate-only --split test \
             --eval-samples 2000
           cp runs/fashion-mnist-pid-lr$WIN/report-test/report.md "$results/pid_fashion-mnist_test.md"

@@ -309,17 +309,22 @@ def test_image_teacher_classifier_pid_and_samples_end_to_end(fmnist, tmp_path):
                     "--classifier", tmp_path / "clf", "--steps", 3, "--batch", 4, "--points", 10,
                     "--eval-samples", 16, "--eval-batch", 8, "--device", "cpu")
     assert res.returncode == 0, res.stderr
-    report = (run / "report.md").read_text()
+    report = (run / "report-val" / "report.md").read_text()
     for row in ("teacher (Heun-18)", "teacher (Euler, 1 step)", "PID student (1 step)", "not FID"):
         assert row in report
-    assert (run / "samples_pid.png").exists() and (run / "student.pt").exists()
+    assert (run / "report-val" / "samples_pid.png").exists() and (run / "student.pt").exists()
     before = (run / "student.pt").read_bytes()
     res = run_piddm("distill", "--images", "fashion-mnist", "--data-dir", fmnist, "--teacher", teacher, "-o", run,
                     "--classifier", tmp_path / "clf", "--evaluate-only", "--split", "test", "--eval-samples", 16,
                     "--eval-batch", 8, "--device", "cpu")
     assert res.returncode == 0, res.stderr
     assert "20 test images" in (run / "report-test" / "report.md").read_text()
-    assert (run / "student.pt").read_bytes() == before and "20 test" not in (run / "report.md").read_text()
+    assert (run / "student.pt").read_bytes() == before and "20 test" not in (run / "report-val" / "report.md").read_text()
+    res = run_piddm("distill", "--images", "fashion-mnist", "--data-dir", fmnist, "--teacher", teacher, "-o", run,
+                    "--classifier", tmp_path / "clf", "--resume", "--steps", 4, "--batch", 4, "--points", 10,
+                    "--eval-samples", 16, "--eval-batch", 8, "--device", "cpu")
+    assert res.returncode == 0, res.stderr  # the reports never overwrite the run's own options.json
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 4
     res = run_piddm("sample", "--ckpt", run / "student.pt", "--n", 5, "-o", tmp_path / "s", "--device", "cpu")
     assert res.returncode == 0, res.stderr
     assert np.load(tmp_path / "s" / "samples.npz")["images"].shape == (5, 1, 32, 32)
@@ -383,6 +388,19 @@ def test_an_image_set_without_shipped_models_says_how_to_make_them():
         reference_model("cifar10", "teacher")
     with pytest.raises(InputError, match="piddm train-classifier --images cifar10"):
         reference_model("cifar10", "classifier")
+
+
+def test_the_student_trains_without_dropout_whatever_the_teacher_had():
+    from piddm.edm import Denoiser
+    from piddm.networks.unet import UNet
+
+    teacher = Denoiser(UNet(1, 1, channels=8, mult=(1, 2), blocks=1, resolution=8, dropout=0.3))
+    for p in teacher.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    student = PIDStudent(teacher).train()
+    z = torch.randn(2, 1, 8, 8) * T
+    torch.testing.assert_close(student(z, 1.0), student(z, 1.0))
+    assert teacher.backbone.up[0][0].drop.p == 0.3  # the teacher itself is untouched
 
 
 def test_the_two_student_calls_share_one_batch_without_changing_them():

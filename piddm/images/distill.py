@@ -46,7 +46,7 @@ class PIDOptions:
     device: str = "auto"
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=2000, batch=32, lr=2e-4, warmup=0, grad_clip=0.0, optimizer="radam", ema_halflife=5_000,
-        checkpoint_every=250))
+        checkpoint_every=250, bf16=False))  # fp32 as the paper (bf16 noise ~ the residual near sigma_min)
 
     def check(self) -> None:
         if self.points < 2:
