@@ -43,23 +43,32 @@ def provenance_json(model, command: str, quality: dict | None) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=["teacher", "student"])
+    p.add_argument("kind", choices=["teacher", "student", "classifier"])
     p.add_argument("run", type=Path, help="run folder or model file")
     p.add_argument("--command", required=True, help="the command(s) that made the model, as run")
     p.add_argument("--quality", type=Path, default=None, help="JSON with 'rows' (teacher_quality or distill report)")
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args()
-    model = load_model(args.run, args.kind)
-    dest = REFERENCE_DIR / model.info.problem
+    if args.kind == "classifier":  # an image set's feature classifier (piddm train-classifier)
+        from piddm.images.features import load_classifier
+
+        _, meta = load_classifier(args.run)
+        source, dest = (args.run / "classifier.pt" if args.run.is_dir() else args.run), REFERENCE_DIR / meta["images"]
+        record = {"kind": "classifier", "images": meta["images"], "command": args.command,
+                  **{k: meta[k] for k in ("val_accuracy", "test_accuracy", "n_train", "train_s", "options", "provenance")}}
+    else:
+        model = load_model(args.run, args.kind)
+        source, dest = model.path, REFERENCE_DIR / model.info.problem
+        quality = json.loads(args.quality.read_text()) if args.quality else None
+        record = provenance_json(model, args.command, quality)
     target = dest / f"{args.kind}.pt"
     if target.exists() and not args.overwrite:
         raise SystemExit(f"{target} exists; pass --overwrite to replace it")
-    quality = json.loads(args.quality.read_text()) if args.quality else None
     dest.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".pt.tmp")
-    shutil.copyfile(model.path, tmp)
+    shutil.copyfile(source, tmp)
     tmp.replace(target)
-    atomic_write_json(dest / f"{args.kind}.json", provenance_json(model, args.command, quality))
+    atomic_write_json(dest / f"{args.kind}.json", record)
     print(f"{args.kind:8s} {target}\nprovenance {dest / (args.kind + '.json')}")
 
 
