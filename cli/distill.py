@@ -46,7 +46,8 @@ def distill(
     steps: int | None = typer.Option(None, "--steps", help="optimiser steps per student"),
     minutes: float | None = typer.Option(None, "--minutes", help="wall-time budget per student"),
     batch: int | None = typer.Option(None, "--batch", help="global batch (split over torchrun processes)"),
-    lr: float | None = typer.Option(None, "--lr", help="peak learning rate (AdamW)"),
+    lr: float | None = typer.Option(None, "--lr", help="peak learning rate (AdamW; --images: RAdam, constant "
+                                    "[2e-4])"),
     ablation: bool = typer.Option(True, "--ablation/--no-ablation", help="also train the lambda = 0 student"),
     refine_steps: int | None = typer.Option(None, "--refine-steps", help="PIDDM-ref: gradient steps on eps (0: no row)"),
     refine_lr: float | None = typer.Option(None, "--refine-lr", help="PIDDM-ref: Adam step size on eps"),

@@ -86,8 +86,9 @@ def distill_images(images, teacher, out, data_dir, classifier, points, distance,
         out=path(out, f"runs/{name}-distill"),
         classifier=path(classifier, lambda: str(reference_model(name, "classifier"))), data_dir=path(data_dir, None),
         points=points,
-        distance=distance, lpips_weights=path(lpips_weights, None), steps=steps or 2000, minutes=minutes,
-        batch=batch or 32, lr=lr or 2e-4, samples=samples or 5000, eval_batch=eval_batch or 250, split=split,
+        distance=distance, lpips_weights=path(lpips_weights, None), steps=2000 if steps is None else steps,
+        minutes=minutes, batch=32 if batch is None else batch, lr=2e-4 if lr is None else lr,
+        samples=2000 if samples is None else samples, eval_batch=250 if eval_batch is None else eval_batch, split=split,
         seed=seed, device=device, resume=resume, overwrite=overwrite, evaluate_only=evaluate_only)
     with bars() as b:
         done = run_images(exp, progress=b.task, training_bar=b.training)

@@ -48,7 +48,7 @@ class ImageDistillExperiment:
     minutes: float | None = None
     batch: int = 32
     lr: float = 2e-4
-    samples: int = 5000
+    samples: int = 2000
     eval_batch: int = 250
     split: str = "val"
     seed: int = 0
@@ -173,6 +173,8 @@ def run_images(exp: ImageDistillExperiment, *, progress: Progress | None = None,
 
     if exp.split not in ("val", "test"):
         raise InputError(f"--split must be val or test, got {exp.split!r}")
+    if exp.samples < 4 or exp.eval_batch < 1:
+        raise InputError(f"--eval-samples must be >= 4 and --eval-batch >= 1, got {exp.samples}, {exp.eval_batch}")
     from piddm.images.datasets import load_images
 
     load_classifier(exp.classifier, exp.images)  # fail before training, not after

@@ -84,6 +84,8 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise InputError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise InputError(f"{path}: IDX header cut short ({len(raw)} bytes for {ndim} dimensions)")
     dims = [int(d) for d in np.frombuffer(raw, ">i4", ndim, offset=4)]
     dtype = np.dtype(_IDX_TYPES[raw[2]])
     count = int(np.prod(dims))
@@ -162,7 +164,8 @@ def _read_cifar(spec: ImageSet, data_dir: Path, split: str) -> tuple[np.ndarray,
 def _read_imagenet(spec: ImageSet, data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     if split == "train":
         first = _find(data_dir, ["train_data_batch_1.npz"], ["Imagenet64_train_npz"], "train_data_batch_1.npz", spec)
-        files = sorted(first.parent.glob("train_data_batch_*.npz"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+        files = sorted((p for p in first.parent.glob("train_data_batch_*.npz") if p.stem.rsplit("_", 1)[1].isdigit()),
+                       key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     else:
         files = [_find(data_dir, ["val_data.npz"], ["Imagenet64_val_npz"], "val_data.npz", spec)]
     images, labels = [], []

@@ -120,7 +120,7 @@ def load_classifier(path: str | Path, images: str | None = None) -> tuple[Featur
         raise InputError(f"{path}: no feature classifier here; make one with `piddm train-classifier --images "
                          f"{images or 'NAME'} -o {path.parent}`")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
+        blob = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain values only
     except Exception as err:  # noqa: BLE001
         raise InputError(f"{path}: not a readable classifier file ({type(err).__name__})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
