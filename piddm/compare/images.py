@@ -143,7 +143,8 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
              f"FD, precision, recall: on the {c_meta['features']}-dimensional features of a small classifier trained "
              f"on the {spec.name} training split ({exp.classifier}; test accuracy {100 * c_meta['test_accuracy']:.2f} "
              "%). Non-standard: this is **not FID** and compares only with numbers from the same classifier file. "
-             "The floor row scores real training images (a random subset of the same size) the same way."]
+             "The floor row scores real training images (a random subset of the same size, which the classifier "
+             "was trained on) the same way."]
     after = [f"PID student: {s_info.info.training.get('step')} steps, distance {s_info.info.training.get('distance')}, "
              f"N = {s_info.info.training.get('points')} grid points, RAdam lr {s_info.info.training.get('lr')}, "
              f"batch {s_info.info.training.get('batch')}. Verdict intervals: paired bootstrap over the generated "
