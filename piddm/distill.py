@@ -10,7 +10,6 @@ fresh teacher solves every ``refresh_every`` steps. Training itself is the share
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from .models import LoadedModel, ModelInfo, load_model, save_model
 from .physics import INPUT_MODES, PhysicsLoss
 from .student import Student, file_hash, make_pairs, read_pairs, write_pairs
 from .training import TrainConfig, TrainResult, batch_indices, train
+from .training import stored_options as stored_run_options
 
 __all__ = ["DistillOptions", "distill", "stored_options", "teacher_pairs"]
 
@@ -191,8 +191,5 @@ def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwri
 
 
 def stored_options(out: Path) -> DistillOptions:
-    path = Path(out) / OPTIONS
-    if not path.exists():
-        raise InputError(f"{out}: nothing to resume (no {OPTIONS})")
-    return DistillOptions.from_dict(json.loads(path.read_text())["options"])
+    return stored_run_options(DistillOptions, out, OPTIONS)
 

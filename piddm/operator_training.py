@@ -11,7 +11,6 @@ validation MSE (fixed masks) in ``val.csv`` and exports ``operator.pt`` (the EMA
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,7 +28,7 @@ from .distributed import Context
 from .networks import count_parameters
 from .operator import (DEFAULT_FRACTIONS, OBSERVED, OperatorInfo, build_operator, draw_masks, mask_generator,
                        network_config, operator_inputs, save_operator)
-from .training import TrainConfig, TrainResult, batch_indices, prepare_run_folder, train
+from .training import TrainConfig, TrainResult, batch_indices, prepare_run_folder, stored_options, train
 
 __all__ = ["DEFAULT_MINUTES", "OperatorOptions", "parse_fractions", "run_operator", "train_operator",
            "training_config"]
@@ -69,11 +68,7 @@ class OperatorOptions:
 
     @classmethod
     def of_run(cls, out: Path | str) -> OperatorOptions:
-        path = Path(out) / OPTIONS
-        if not path.exists():
-            raise InputError(f"{out}: nothing to resume (no {OPTIONS})")
-        d = json.loads(path.read_text())["options"]
-        return cls(**{**d, "train": TrainConfig(**d["train"])})
+        return stored_options(cls, out, OPTIONS)
 
 
 def parse_fractions(text: str | None) -> list[float]:

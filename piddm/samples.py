@@ -9,7 +9,17 @@ from pathlib import Path
 
 from pde_bench.conventions import InputError, atomic_output, check_output, provenance
 
-__all__ = ["write_teacher_samples"]
+__all__ = ["check_sample_options", "write_teacher_samples"]
+
+
+def check_sample_options(n: int, steps: int, batch: int, sampler: str) -> None:
+    """One-line errors for the counts and sampler of ``piddm sample`` (fields and images alike)."""
+    from .sampling import SAMPLERS
+
+    if n < 1 or steps < 1 or batch < 1:
+        raise InputError(f"n, steps and batch must be >= 1, got {n}, {steps}, {batch}")
+    if sampler not in SAMPLERS:
+        raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
 
 
 def write_teacher_samples(ckpt: Path | str, out: Path | str, *, n: int = 64, steps: int = 18, sampler: str = "heun",
@@ -26,13 +36,9 @@ def write_teacher_samples(ckpt: Path | str, out: Path | str, *, n: int = 64, ste
     from .distributed import resolve_device
     from .models import load_model
     from .plots import save_field_grid
-    from .sampling import SAMPLERS
     from .teacher import sample_teacher
 
-    if n < 1 or steps < 1 or batch < 1:
-        raise InputError(f"n, steps and batch must be >= 1, got {n}, {steps}, {batch}")
-    if sampler not in SAMPLERS:
-        raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    check_sample_options(n, steps, batch, sampler)
     out = Path(out)
     check_output(out, overwrite)
     dev = resolve_device(device)

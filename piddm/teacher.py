@@ -29,10 +29,10 @@ from .networks import backbone_config, build_backbone, count_parameters
 from .noise import standard_noise
 from .plots import save_field_grid
 from .sampling import generate
-from .training import TrainConfig, TrainResult, batch_indices, prepare_run_folder, train
+from .training import TrainConfig, TrainResult, batch_indices, prepare_run_folder, stored_options, train
 
 __all__ = ["VAL_SIGMAS", "TeacherOptions", "check_teacher_inputs", "run_teacher", "run_training", "sample_teacher",
-           "train_teacher"]
+           "train_teacher", "val_loss_metrics"]
 
 VAL_SIGMAS = (0.01, 0.1, 0.5, 2.0, 10.0)
 OPTIONS = "options.json"
@@ -58,10 +58,15 @@ class TeacherOptions:
 
     @classmethod
     def of_run(cls, out: Path | str) -> TeacherOptions:
-        path = Path(out) / OPTIONS
-        if not path.exists():
-            raise InputError(f"{out}: nothing to resume (no {OPTIONS})")
-        return cls.from_dict(json.loads(path.read_text())["options"])
+        return stored_options(cls, out, OPTIONS)
+
+
+def val_loss_metrics(model, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict:
+    """A teacher's validation curve point: the EDM loss at each of :data:`VAL_SIGMAS` (fixed noise) and their mean."""
+    losses = fixed_sigma_loss(model, x, VAL_SIGMAS, seed=0, class_labels=labels)
+    metrics = {f"val_loss_sigma_{s:g}": round(v, 6) for s, v in losses.items()}
+    metrics["val_loss_mean"] = round(float(np.mean(list(losses.values()))), 6)
+    return metrics
 
 
 def _check_data(opts: TeacherOptions):
@@ -130,9 +135,7 @@ def train_teacher(opts: TeacherOptions, ctx: Context, *, resume: bool = False, o
     def evaluate(ema_model, step):
         metrics = {}
         if val_x is not None:
-            losses = fixed_sigma_loss(ema_model, val_x, VAL_SIGMAS, seed=0)
-            metrics = {f"val_loss_sigma_{s:g}": round(v, 6) for s, v in losses.items()}
-            metrics["val_loss_mean"] = round(float(np.mean(list(losses.values()))), 6)
+            metrics = val_loss_metrics(ema_model, val_x)
         x = generate(ema_model, grid_noise, steps=opts.grid_steps).x
         a, u = data.normaliser.to_physical(x.cpu().double())
         save_field_grid({"a (raw)": a.numpy(), "a": problem.finalize_inputs(a).numpy(), "u": u.numpy()},

@@ -29,7 +29,7 @@ from .ema import EMA
 from .files import atomic_torch_save, load_tensor_state, tensor_state
 
 __all__ = ["TrainConfig", "TrainResult", "batch_indices", "load_checkpoint", "prepare_run_folder", "step_seed",
-           "train"]
+           "stored_options", "train"]
 
 CHECKPOINT = "checkpoint.pt"
 OPTIMIZERS = ("adamw", "radam")
@@ -128,6 +128,18 @@ def prepare_run_folder(out: Path, ctx, options: dict, parameters: int, *, resume
             atomic_write_json(out / name, {"options": options, "parameters": parameters, "world_size": ctx.world,
                                            "provenance": provenance(options)})
     ctx.barrier()
+
+
+def stored_options(cls, out: Path | str, name: str = "options.json"):
+    """The options ``cls`` (a dataclass with a ``train: TrainConfig`` field) stored in a run folder by
+    :func:`prepare_run_folder`; a one-line error when there is nothing to resume."""
+    import json
+
+    path = Path(out) / name
+    if not path.exists():
+        raise InputError(f"{out}: nothing to resume (no {name})")
+    d = json.loads(path.read_text())["options"]
+    return cls(**{**d, "train": TrainConfig(**d["train"])})
 
 
 def load_checkpoint(path: Path) -> dict:

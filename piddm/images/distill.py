@@ -10,7 +10,6 @@ EMA student's loss on a fixed validation batch is logged and a PNG grid of one-s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from ..distributed import Context
 from ..models import LoadedModel, ModelInfo, load_model, save_model
 from ..noise import standard_noise
 from ..student import file_hash
-from ..training import TrainConfig, TrainResult, prepare_run_folder, train
+from ..training import TrainConfig, TrainResult, prepare_run_folder, stored_options, train
 from .datasets import image_set
 from .pid import DISTANCES, PFODEResidual, PIDStudent, make_distance
 from .teacher import save_image_grid
@@ -56,11 +55,7 @@ class PIDOptions:
 
     @classmethod
     def of_run(cls, out: Path | str) -> PIDOptions:
-        path = Path(out) / OPTIONS
-        if not path.exists():
-            raise InputError(f"{out}: nothing to resume (no {OPTIONS})")
-        d = json.loads(path.read_text())["options"]
-        return cls(**{**d, "train": TrainConfig(**d["train"])})
+        return stored_options(cls, out, OPTIONS)
 
 
 def check_pid(opts: PIDOptions, *, resume: bool = False, overwrite: bool = False, is_main: bool = True,

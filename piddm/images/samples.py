@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pde_bench.conventions import InputError, atomic_output, check_output, provenance
+from pde_bench.conventions import atomic_output, check_output, provenance
 
 __all__ = ["is_image_model", "write_image_samples"]
 
@@ -42,14 +42,12 @@ def write_image_samples(ckpt: Path | str, out: Path | str, *, n: int = 64, steps
     from ..distributed import resolve_device
     from ..models import load_model
     from ..noise import standard_noise
-    from ..sampling import SAMPLERS, generate, heun_nfe
+    from ..samples import check_sample_options
+    from ..sampling import generate, heun_nfe
     from .distill import load_pid_student
     from .teacher import labelled, save_image_grid
 
-    if n < 1 or steps < 1 or batch < 1:
-        raise InputError(f"n, steps and batch must be >= 1, got {n}, {steps}, {batch}")
-    if sampler not in SAMPLERS:
-        raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    check_sample_options(n, steps, batch, sampler)
     out = Path(out)
     check_output(out, overwrite)
     dev = resolve_device(device)

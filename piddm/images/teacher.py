@@ -8,24 +8,22 @@ the data set's name.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from pde_bench.conventions import InputError, check_output, provenance
 
 from ..distributed import Context
-from ..edm import Denoiser, edm_loss, fixed_sigma_loss, sample_sigmas
+from ..edm import Denoiser, edm_loss, sample_sigmas
 from ..models import ModelInfo, save_model
 from ..networks import backbone_config, build_backbone, count_parameters
 from ..noise import standard_noise
 from ..sampling import generate
-from ..teacher import VAL_SIGMAS, run_training
-from ..training import TrainConfig, TrainResult, batch_indices, prepare_run_folder, train
+from ..teacher import run_training, val_loss_metrics
+from ..training import TrainConfig, TrainResult, batch_indices, prepare_run_folder, stored_options, train
 from .datasets import ImageSet, image_set, load_images, to_model
 
 __all__ = ["ImageTeacherOptions", "check_image_teacher", "labelled", "run_image_teacher", "save_image_grid",
@@ -50,11 +48,7 @@ class ImageTeacherOptions:
 
     @classmethod
     def of_run(cls, out: Path | str) -> ImageTeacherOptions:
-        path = Path(out) / OPTIONS
-        if not path.exists():
-            raise InputError(f"{out}: nothing to resume (no {OPTIONS})")
-        d = json.loads(path.read_text())["options"]
-        return cls(**{**d, "train": TrainConfig(**d["train"])})
+        return stored_options(cls, out, OPTIONS)
 
 
 def check_image_teacher(opts: ImageTeacherOptions, *, resume: bool = False, overwrite: bool = False,
@@ -139,9 +133,7 @@ def train_image_teacher(opts: ImageTeacherOptions, ctx: Context, *, resume: bool
     grid_y = torch.arange(16, device=dev) % classes if classes else None
 
     def evaluate(ema_model, step):
-        losses = fixed_sigma_loss(ema_model, val_x, VAL_SIGMAS, seed=0, class_labels=val_y)
-        metrics = {f"val_loss_sigma_{s:g}": round(v, 6) for s, v in losses.items()}
-        metrics["val_loss_mean"] = round(float(np.mean(list(losses.values()))), 6)
+        metrics = val_loss_metrics(ema_model, val_x, val_y)
         x = generate(labelled(ema_model, grid_y), grid_noise, steps=opts.grid_steps).x
         save_image_grid(x, out / "samples" / f"step-{step:07d}.png")
         return metrics
