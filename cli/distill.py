@@ -19,6 +19,8 @@ def distill(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="--images: folder of the image files"),
     classifier: Path | None = typer.Option(None, "--classifier", help="--images: feature classifier that scores "
                                            "samples (piddm train-classifier) [the shipped one]"),
+    inception: Path | None = typer.Option(None, "--inception", help="--images: torch-fidelity's Inception-v3 weights "
+                                          "file (weights-inception-2015-12-05-6726825d.pth): score by FID instead"),
     points: int = typer.Option(250, "--points", help="--images: N of PID's Karras grid"),
     distance: str = typer.Option("pseudo-huber", "--distance", help="--images: lpips (the paper's) | "
                                  "pseudo-huber | l2"),
@@ -69,9 +71,9 @@ def distill(
 
     one_of(pde=pde, images=images)
     if images:
-        return distill_images(images, teacher, out, data_dir, classifier, points, distance, lpips_weights, split,
-                              steps, minutes, batch, lr, samples, eval_batch, seed, device, resume, overwrite,
-                              evaluate_only)
+        return distill_images(images, teacher, out, data_dir, classifier, inception, points, distance,
+                              lpips_weights, split, steps, minutes, batch, lr, samples, eval_batch, seed, device,
+                              resume, overwrite, evaluate_only)
 
     def path(p):
         return None if p is None else str(p)

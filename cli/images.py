@@ -66,8 +66,9 @@ def train_classifier(
                f"validation {100 * meta['val_accuracy']:.2f} %, {meta['train_s'] / 60:.1f} min)")
 
 
-def distill_images(images, teacher, out, data_dir, classifier, points, distance, lpips_weights, split, steps,
-                   minutes, batch, lr, samples, eval_batch, seed, device, resume, overwrite, evaluate_only) -> None:
+def distill_images(images, teacher, out, data_dir, classifier, inception, points, distance, lpips_weights, split,
+                   steps, minutes, batch, lr, samples, eval_batch, seed, device, resume, overwrite,
+                   evaluate_only) -> None:
     """``piddm distill --images``: PID training, evaluation and report (:mod:`piddm.compare.images`)."""
     from piddm.compare.images import ImageDistillExperiment, run_images
     from piddm.images.datasets import image_set
@@ -84,7 +85,8 @@ def distill_images(images, teacher, out, data_dir, classifier, points, distance,
     exp = ImageDistillExperiment(
         images=name, teacher=path(teacher, lambda: str(reference_model(name, "teacher"))),
         out=path(out, f"runs/{name}-distill"),
-        classifier=path(classifier, lambda: str(reference_model(name, "classifier"))), data_dir=path(data_dir, None),
+        classifier=None if inception else path(classifier, lambda: str(reference_model(name, "classifier"))),
+        inception=path(inception, None), data_dir=path(data_dir, None),
         points=points,
         distance=distance, lpips_weights=path(lpips_weights, None), steps=2000 if steps is None else steps,
         minutes=minutes, batch=32 if batch is None else batch, lr=2e-4 if lr is None else lr,

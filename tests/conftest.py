@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 import pde_bench
 
@@ -72,3 +73,22 @@ def tiny_models(dataset_dir, tmp_path_factory):
         return cache[pde]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def random_inception(tmp_path_factory):
+    """A weights file of torch-fidelity's Inception-v3 with random weights (the real file is not downloaded)."""
+    from torch_fidelity import feature_extractor_inceptionv3 as tfi
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(tfi.torch, "load", lambda *a, **k: {})
+    mp.setattr(tfi.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            net = tfi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path="x")
+    finally:
+        mp.undo()
+    path = tmp_path_factory.mktemp("inception") / "weights-inception-random.pth"
+    torch.save(net.state_dict(), path)
+    return path

@@ -310,7 +310,7 @@ def test_image_teacher_classifier_pid_and_samples_end_to_end(fmnist, tmp_path):
                     "--eval-samples", 16, "--eval-batch", 8, "--device", "cpu")
     assert res.returncode == 0, res.stderr
     report = (run / "report-val" / "report.md").read_text()
-    for row in ("teacher (Heun-18)", "teacher (Euler, 1 step)", "PID student (1 step)", "not FID"):
+    for row in ("teacher (Heun-18)", "teacher (Euler, 1 step)", "teacher (Heun-2)", "PID student (1 step)", "not FID"):
         assert row in report
     assert (run / "report-val" / "samples_pid.png").exists() and (run / "student.pt").exists()
     before = (run / "student.pt").read_bytes()
@@ -357,21 +357,28 @@ def _tiny_imagenet(folder, n=12):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,extra", [("cifar10", []), ("imagenet64", ["--class-conditional"])])
-def test_cifar10_and_class_conditional_imagenet64_run_end_to_end(name, extra, tmp_path):
-    """The GPU-scale formats on tiny files: teacher (ImageNet-64 class-conditional), classifier, PID, report."""
+def test_cifar10_and_class_conditional_imagenet64_run_end_to_end(name, extra, tmp_path, random_inception):
+    """The GPU-scale formats on tiny files: teacher (ImageNet-64 class-conditional), PID, report scored by FID
+    (CIFAR-10, Inception with random weights) or the classifier (ImageNet-64)."""
     data = _tiny_cifar(tmp_path / "cifar-10-batches-py") if name == "cifar10" else _tiny_imagenet(tmp_path / "in64")
     data = data.parent if name == "cifar10" else data
     teacher, run = tmp_path / "teacher", tmp_path / "pid"
     res = run_piddm("train-teacher", "--images", name, "--data-dir", data, "--preset", "tiny", "--steps", 2,
                     "--batch", 4, "--checkpoint-every", 2, "-o", teacher, "--device", "cpu", *extra)
     assert res.returncode == 0, res.stderr
-    res = run_piddm("train-classifier", "--images", name, "--data-dir", data, "--epochs", 1, "-o", tmp_path / "clf")
+    if name == "cifar10":
+        scorer = ["--inception", random_inception]
+    else:
+        res = run_piddm("train-classifier", "--images", name, "--data-dir", data, "--epochs", 1, "-o", tmp_path / "clf")
+        assert res.returncode == 0, res.stderr
+        scorer = ["--classifier", tmp_path / "clf"]
+    res = run_piddm("distill", "--images", name, "--data-dir", data, "--teacher", teacher, "-o", run, *scorer,
+                    "--steps", 2, "--batch", 2, "--points", 8, "--eval-samples", 8, "--eval-batch", 4, "--split",
+                    "test", "--device", "cpu")
     assert res.returncode == 0, res.stderr
-    res = run_piddm("distill", "--images", name, "--data-dir", data, "--teacher", teacher, "-o", run, "--classifier",
-                    tmp_path / "clf", "--steps", 2, "--batch", 2, "--points", 8, "--eval-samples", 8, "--eval-batch",
-                    4, "--split", "test", "--device", "cpu")
-    assert res.returncode == 0, res.stderr
-    assert "PID student (1 step)" in (run / "report-test" / "report.md").read_text()
+    report = (run / "report-test" / "report.md").read_text()
+    assert "PID student (1 step)" in report and "teacher (Heun-2)" in report
+    assert ("FID (Inception)" in report and "not FID" not in report) if name == "cifar10" else "not FID" in report
     from piddm.images.distill import load_pid_student
 
     student, loaded = load_pid_student(run / "student.pt", name)

@@ -6,11 +6,14 @@ after an untimed warm-up batch:
 
 - ``teacher``: the teacher's deterministic Heun-18 (35 network calls), EDM's CIFAR-10 setting;
 - ``teacher-euler-1``: one Euler step of the teacher's PF-ODE from σ_max (= D(σ_max ε; σ_max), 1 call);
-- ``pid``: the PID student, x_θ(T ε, σ_min) clipped (1 call).
+- ``pid``: the PID student, x_θ(T ε, σ_min) clipped (1 call);
+- ``teacher-heun-2``: the teacher's Heun-2 (3 network calls), the few-step sampler a one-step student
+  should beat to be worth distilling;
 
 Scores against ``split`` real images (val while choosing, test once): the Fréchet distance and
-precision / recall (k = 3) on the features of the data set's small classifier
-(:mod:`piddm.images.features`: **not FID**), with paired bootstrap intervals for the FD ratios. Run
+precision / recall (k = 3) on features, with paired bootstrap intervals for the FD ratios. Features:
+FID's Inception-v3 when ``inception`` names its weights file (:mod:`piddm.images.inception`), else
+the data set's small classifier (:mod:`piddm.images.features`: **not FID**). Run
 folder: the PID run (student.pt, checkpoint.pt, loss.csv, val.csv, samples/, options.json) and one folder per
 scored split, ``report-val/`` or ``report-test/``: report.md, metrics.json, options.json, samples_<row>.png.
 """
@@ -27,7 +30,7 @@ import torch
 
 from pde_bench.conventions import InputError, provenance
 
-__all__ = ["ImageDistillExperiment", "evaluate_images", "run_images"]
+__all__ = ["FeatureScorer", "ImageDistillExperiment", "evaluate_images", "feature_scorer", "run_images"]
 
 EVAL_SEED = 1
 TEACHER_STEPS = 18
@@ -39,7 +42,8 @@ class ImageDistillExperiment:
     images: str
     teacher: str
     out: str
-    classifier: str
+    classifier: str | None = None  # feature classifier (FD); unused when ``inception`` is given
+    inception: str | None = None  # torch-fidelity's Inception weights file: FID
     data_dir: str | None = None
     points: int = 250
     distance: str = "pseudo-huber"
@@ -79,12 +83,51 @@ def _generate(make: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
     return torch.cat(out), (time.perf_counter() - t0) / n
 
 
+@dataclass
+class FeatureScorer:
+    """What the samples are scored on: a feature map, the metric's name, and what the report says of it."""
+
+    metric: str  # "FID" (Inception) or "FD" (classifier features)
+    column: str
+    extract: Callable[[torch.Tensor | np.ndarray], np.ndarray]
+    note: str
+    cost: object | None = None  # a report Cost, when making the features had one
+
+
+def feature_scorer(exp: ImageDistillExperiment, device) -> FeatureScorer:
+    """FID's Inception when ``exp.inception`` is set, else the data set's classifier; one-line errors if missing."""
+    from piddm.report.comparison import Cost
+
+    if exp.inception:
+        from piddm.images.inception import inception_features, load_inception
+
+        net = load_inception(exp.inception, device)
+        return FeatureScorer(
+            "FID", "FID (Inception)", lambda x: inception_features(net, x, batch=min(exp.eval_batch, 100)),
+            f"FID, precision, recall: on the 2048 pool features of torch-fidelity's Inception-v3 ({exp.inception}), "
+            "images quantised to 8 bits (one channel repeated to RGB). FID at a finite sample size is biased upward: "
+            "compare only with FIDs at the same number of samples against the same real set (published CIFAR-10 "
+            "FIDs use 50,000 samples against the 50,000 training images).")
+    if not exp.classifier:
+        raise InputError(f"{exp.images}: nothing to score samples with: give --inception (FID) or --classifier")
+    from piddm.images.features import extract_features, load_classifier
+
+    classifier, c_meta = load_classifier(exp.classifier, exp.images)
+    return FeatureScorer(
+        "FD", "FD (classifier features)", lambda x: extract_features(classifier, x),
+        f"FD, precision, recall: on the {c_meta['features']}-dimensional features of a small classifier trained on "
+        f"the {exp.images} training split ({exp.classifier}; test accuracy {100 * c_meta['test_accuracy']:.2f} %). "
+        "Non-standard: this is **not FID** and compares only with numbers from the same classifier file. The floor "
+        "row scores real training images (a random subset of the same size, which the classifier was trained on) "
+        "the same way.",
+        Cost("feature classifier", c_meta.get("train_s"), f"test accuracy {100 * c_meta['test_accuracy']:.2f} %"))
+
+
 def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, progress: Progress | None = None):
-    """The Comparison of teacher Heun-18, teacher Euler-1 and the PID student (see the module docstring)."""
+    """The Comparison of teacher Heun-18, teacher Euler-1, teacher Heun-2 and the PID student (module docstring)."""
     from piddm.evaluate.image_metrics import frechet_distance, frechet_ratio_interval, precision_recall
     from piddm.images.datasets import load_images
     from piddm.images.distill import load_pid_student
-    from piddm.images.features import extract_features, load_classifier
     from piddm.images.teacher import labelled
     from piddm.models import load_model
     from piddm.sampling import generate, heun_nfe
@@ -97,54 +140,53 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
     if s_info.info.training.get("teacher_hash") not in (None, file_hash(teacher.path)):
         raise InputError(f"{student_path}: was distilled from {s_info.info.training.get('teacher')} (hash "
                          f"{s_info.info.training.get('teacher_hash')}), not from {teacher.path}; pass --teacher")
-    classifier, c_meta = load_classifier(exp.classifier, exp.images)
+    scorer = feature_scorer(exp, device)
     real, _, spec = load_images(exp.images, exp.data_dir, exp.split)
-    real_f = extract_features(classifier, real)
+    real_f = scorer.extract(real)
     shape, classes = (spec.channels, spec.resolution, spec.resolution), int(teacher.info.params.get("classes", 0))
+
+    def heun(steps, sampler="heun"):
+        return lambda e, y: generate(labelled(teacher.denoiser, y), e, steps=steps, sampler=sampler).x
+
     methods = {
-        "teacher": (f"teacher (Heun-{TEACHER_STEPS})", heun_nfe(TEACHER_STEPS),
-                    lambda e, y: generate(labelled(teacher.denoiser, y), e, steps=TEACHER_STEPS).x),
-        "teacher-euler-1": ("teacher (Euler, 1 step)", 1, lambda e, y: generate(labelled(teacher.denoiser, y), e,
-                                                                               steps=1, sampler="euler").x),
+        "teacher": (f"teacher (Heun-{TEACHER_STEPS})", heun_nfe(TEACHER_STEPS), heun(TEACHER_STEPS)),
+        "teacher-euler-1": ("teacher (Euler, 1 step)", 1, heun(1, "euler")),
+        "teacher-heun-2": ("teacher (Heun-2)", heun_nfe(2), heun(2)),
         "pid": ("PID student (1 step)", 1, lambda e, y: student.sample(e, y))}
     rows, feats, grids = [], {}, {}
     for key, (label, nfe, make) in methods.items():
         advance = progress(f"sampling {label}", exp.samples) if progress else None
         x, s = _generate(make, exp.samples, shape, classes, exp.eval_batch, device, advance)
-        feats[key], grids[key] = extract_features(classifier, x), x[:32]
+        feats[key], grids[key] = scorer.extract(x), x[:32]
         p, r = precision_recall(real_f, feats[key])
         rows.append(Row(key, label, metrics={"fd": frechet_distance(feats[key], real_f), "precision": p,
                                              "recall": r},
                         cost={"nfe": nfe, "ms_per_sample": 1000 * s, "batch": exp.eval_batch}))
+    labels = {r.method: r.label for r in rows}
     train_imgs, _, _ = load_images(exp.images, exp.data_dir, "train")
-    floor_f = extract_features(classifier, train_imgs[np.random.default_rng(0).permutation(len(train_imgs))[
-        :exp.samples]])
+    floor_f = scorer.extract(train_imgs[np.random.default_rng(0).permutation(len(train_imgs))[:exp.samples]])
     fp, fr = precision_recall(real_f, floor_f)
     floor = {"label": f"real: {len(floor_f)} training images (floor)", "fd": frechet_distance(floor_f, real_f),
              "precision": fp, "recall": fr}
     verdicts = []
-    for base, target, better in (("teacher", 2.0, "le"), ("teacher-euler-1", 1.0, "le")):
+    for base, target in (("teacher", 2.0), ("teacher-euler-1", 1.0), ("teacher-heun-2", None)):
         est, lo, hi = frechet_ratio_interval(feats["pid"], feats[base], real_f)
-        verdicts.append(Verdict(f"FD: PID / {dict((r.method, r.label) for r in rows)[base]}", "pid", base, "fd",
-                                "ratio", est, lo, hi, target=target, better=better))
+        verdicts.append(Verdict(f"{scorer.metric}: PID / {labels[base]}", "pid", base, "fd", "ratio", est, lo, hi,
+                                target=target, better="le"))
     above = {r.method: r.metrics["fd"] - floor["fd"] for r in rows}  # FD above a perfect generator's at this n
-    verdicts.append(Verdict("FD above the floor row: PID / teacher (Heun-18)", "pid", "teacher", "fd", "ratio",
-                            above["pid"] / above["teacher"], float("nan"), float("nan"), target=2.0, better="le"))
-    speed = rows[0].cost["ms_per_sample"] / rows[2].cost["ms_per_sample"]
-    verdicts.append(Verdict("speed: teacher Heun-18 time / PID time", "pid", "teacher", "ms_per_sample", "ratio",
-                            speed, float("nan"), float("nan"), target=30.0, better="ge"))
+    verdicts.append(Verdict(f"{scorer.metric} above the floor row: PID / teacher (Heun-{TEACHER_STEPS})", "pid",
+                            "teacher", "fd", "ratio", above["pid"] / above["teacher"], float("nan"), float("nan"),
+                            target=2.0, better="le"))
+    ms = {r.method: r.cost["ms_per_sample"] for r in rows}
+    verdicts.append(Verdict(f"speed: teacher Heun-{TEACHER_STEPS} time / PID time", "pid", "teacher",
+                            "ms_per_sample", "ratio", ms["teacher"] / ms["pid"], float("nan"), float("nan"),
+                            target=30.0, better="ge"))
     costs = [Cost("teacher training", teacher.info.training.get("elapsed_s")),
              Cost("PID training", s_info.info.training.get("elapsed_s"),
-                  f"{s_info.info.training.get('step')} steps at batch {s_info.info.training.get('batch')}"),
-             Cost("feature classifier", c_meta.get("train_s"),
-                  f"test accuracy {100 * c_meta['test_accuracy']:.2f} %")]
+                  f"{s_info.info.training.get('step')} steps at batch {s_info.info.training.get('batch')}")]
+    costs += [scorer.cost] if scorer.cost else []
     notes = [f"{exp.samples} samples per method against the {len(real)} {exp.split} images of {spec.name}; "
-             f"same noise for every row (evaluation stream, seed {EVAL_SEED}).",
-             f"FD, precision, recall: on the {c_meta['features']}-dimensional features of a small classifier trained "
-             f"on the {spec.name} training split ({exp.classifier}; test accuracy {100 * c_meta['test_accuracy']:.2f} "
-             "%). Non-standard: this is **not FID** and compares only with numbers from the same classifier file. "
-             "The floor row scores real training images (a random subset of the same size, which the classifier "
-             "was trained on) the same way."]
+             f"same noise for every row (evaluation stream, seed {EVAL_SEED}).", scorer.note]
     after = [f"PID student: {s_info.info.training.get('step')} steps, distance {s_info.info.training.get('distance')}, "
              f"N = {s_info.info.training.get('points')} grid points, RAdam lr {s_info.info.training.get('lr')}, "
              f"batch {s_info.info.training.get('batch')}. Verdict intervals: paired bootstrap over the generated "
@@ -154,7 +196,7 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
              "the floor row's FD (real images at the same n) from both. ms/sample: wall time of the whole "
              f"generation at the stated batch on {device}, after a warm-up batch, rows timed one after another "
              "(other jobs may share the machine: see the benchmark's notes)."]
-    columns = [Column("fd", "FD (classifier features)", "g", spread=False), Column("precision", "precision", "g"),
+    columns = [Column("fd", scorer.column, "g", spread=False), Column("precision", "precision", "g"),
                Column("recall", "recall", "g"), Column("nfe", "NFE", "int"), Column("ms_per_sample", "ms/sample", "ms"),
                Column("batch", "batch", "int")]
     cmp = Comparison(kind="image-distill", title=f"piddm distill --images {spec.name}: PID one-step student",
@@ -168,7 +210,6 @@ def run_images(exp: ImageDistillExperiment, *, progress: Progress | None = None,
     (``<out>/report-val`` or ``<out>/report-test``, beside the run's own files)."""
     from piddm.distributed import resolve_device
     from piddm.images.distill import PIDOptions, run_pid
-    from piddm.images.features import load_classifier
     from piddm.images.teacher import save_image_grid
     from piddm.training import TrainConfig
 
@@ -178,7 +219,7 @@ def run_images(exp: ImageDistillExperiment, *, progress: Progress | None = None,
         raise InputError(f"--eval-samples must be >= 4 and --eval-batch >= 1, got {exp.samples}, {exp.eval_batch}")
     from piddm.images.datasets import load_images
 
-    load_classifier(exp.classifier, exp.images)  # fail before training, not after
+    feature_scorer(exp, "cpu")  # fail before training, not after
     load_images(exp.images, exp.data_dir, exp.split)
     load_images(exp.images, exp.data_dir, "train")
     cfg = TrainConfig(steps=exp.steps, minutes=exp.minutes, batch=exp.batch, lr=exp.lr, warmup=0, grad_clip=0.0,

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 
 __all__ = ["frechet_distance", "frechet_ratio_interval", "gaussian_fit", "precision_recall"]
 
@@ -26,18 +25,34 @@ def gaussian_fit(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(0), np.cov(f, rowvar=False)
 
 
-def _fd(mu1, s1, mu2, s2) -> float:
-    covmean = linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(covmean).all():  # a near-singular product: regularise (as pytorch-fid does)
-        eps = 1e-6 * np.eye(len(s1))
-        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
-    covmean = np.real(covmean)
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+def _real_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, covariance, covariance^½) of a reference set: the square root once, by a symmetric eigensolve."""
+    mu, cov = gaussian_fit(features)
+    w, v = np.linalg.eigh(cov)
+    return mu, cov, (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def _fd_to(real: tuple[np.ndarray, np.ndarray, np.ndarray], features: np.ndarray) -> float:
+    """FD of ``features`` to a reference set's :func:`_real_stats`.
+
+    tr (Σ Σ_r)^½ is the sum of the square roots of the eigenvalues of Σ Σ_r, which equal those of the
+    symmetric R Σ R (R = Σ_r^½) = MᵀM with M = X R / √(n - 1) (X the centred features): one symmetric
+    eigensolve of the smaller of MᵀM (d × d) and MMᵀ (n × n), exact and fast for n < d."""
+    mu_r, cov_r, root = real
+    f = np.asarray(features, dtype=np.float64)
+    if f.ndim != 2 or len(f) < 2 or f.shape[1] != len(mu_r):
+        raise ValueError(f"features must be (n >= 2, {len(mu_r)}), got shape {f.shape}")
+    mu = f.mean(0)
+    x = f - mu
+    m = x @ root / np.sqrt(len(f) - 1)
+    gram = m @ m.T if len(f) < m.shape[1] else m.T @ m
+    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0, None)).sum()
+    return float(((mu - mu_r) ** 2).sum() + (x * x).sum() / (len(f) - 1) + np.trace(cov_r) - 2 * tr_sqrt)
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussian fits of feature sets ``a`` (n, d) and ``b`` (m, d)."""
-    return _fd(*gaussian_fit(a), *gaussian_fit(b))
+    return _fd_to(_real_stats(b), a)
 
 
 def _kth_radius(x: np.ndarray, k: int, chunk: int = 2048) -> np.ndarray:
@@ -74,12 +89,12 @@ def frechet_ratio_interval(a: np.ndarray, b: np.ndarray, real: np.ndarray, *, re
     """(FD(a)/FD(b), lo, hi): percentile bootstrap over generated samples, a and b resampled by the same indices."""
     if len(a) != len(b):
         raise ValueError(f"paired feature sets must have the same length, got {len(a)} and {len(b)}")
-    mu_r, s_r = gaussian_fit(real)
-    est = _fd(*gaussian_fit(a), mu_r, s_r) / _fd(*gaussian_fit(b), mu_r, s_r)
+    ref = _real_stats(real)
+    est = _fd_to(ref, a) / _fd_to(ref, b)
     rng = np.random.default_rng(seed)
     ratios = []
     for _ in range(resamples):
         idx = rng.integers(0, len(a), len(a))
-        ratios.append(_fd(*gaussian_fit(a[idx]), mu_r, s_r) / _fd(*gaussian_fit(b[idx]), mu_r, s_r))
+        ratios.append(_fd_to(ref, a[idx]) / _fd_to(ref, b[idx]))
     lo, hi = np.quantile(ratios, [(1 - level) / 2, (1 + level) / 2])
     return float(est), float(lo), float(hi)
