@@ -26,8 +26,9 @@ def distill(
                                  "pseudo-huber | l2"),
     lpips_weights: Path | None = typer.Option(None, "--lpips-weights", help="--images: LPIPS trunk or converted "
                                               "LPIPS state dict (see `piddm lpips-weights`)"),
-    split: str = typer.Option("val", "--split", help="--images: real images scored against: val | test (once, "
-                              "after choices are made; written to <out>/report-test/)"),
+    split: str | None = typer.Option(None, "--split", help="real split scored against: val (while choosing) | test "
+                                     "(once, after choices are made; --images: written to <out>/report-test/) "
+                                     "[--pde: test; --images: val]"),
     evaluate_only: bool = typer.Option(False, "--evaluate-only", help="--images: score the student already in --out "
                                        "(no training)"),
     teacher: Path | None = typer.Option(None, "--teacher", help="teacher.pt or run folder [shipped reference]"),
@@ -72,8 +73,8 @@ def distill(
     one_of(pde=pde, images=images)
     if images:
         return distill_images(images, teacher, out, data_dir, classifier, inception, points, distance,
-                              lpips_weights, split, steps, minutes, batch, lr, samples, eval_batch, seed, device,
-                              resume, overwrite, evaluate_only)
+                              lpips_weights, split or "val", steps, minutes, batch, lr, samples, eval_batch, seed,
+                              device, resume, overwrite, evaluate_only)
 
     def path(p):
         return None if p is None else str(p)
@@ -83,7 +84,8 @@ def distill(
                             pair_steps=pair_steps, refresh_every=refresh_every, refresh_fraction=refresh_fraction,
                             steps=steps, minutes=minutes, batch=batch, lr=lr, ablation=ablation,
                             refine_steps=refine_steps, refine_lr=refine_lr, samples=samples, eval_batch=eval_batch,
-                            quick=quick, seed=seed, device=device, resume=resume, overwrite=overwrite)
+                            quick=quick, seed=seed, device=device, resume=resume, overwrite=overwrite,
+                            split=split or "test")
     with bars() as b:
         done = run(exp, progress=b.task, training_bar=b.training)
     if done is None:  # a torchrun worker: the main rank reports

@@ -69,11 +69,13 @@ def test_distill_writes_the_run_folder_and_the_report(distilled):
 
 def test_resume_continues_both_students(distilled, darcy_teacher):
     cwd, _ = distilled
+    assert "16-sample test split" in (cwd / "run" / "report.md").read_text()
     res = _piddm("distill", "--pde", "darcy", "--teacher", darcy_teacher, "-o", "run", "--resume",
-                 *SMALL[:4], "--steps", "5", *SMALL[6:], cwd=cwd)
+                 *SMALL[:4], "--steps", "5", *SMALL[6:], "--split", "val", cwd=cwd)
     assert res.returncode == 0, res.stderr
     for sub in ("lam0", "piddm"):
         assert load_model(cwd / "run" / sub, "student").info.training["step"] == 5
+    assert "16-sample val split" in (cwd / "run" / "report.md").read_text()  # scored on validation this time
     # a student stopped before its first checkpoint starts again when the run is resumed
     (cwd / "run" / "piddm" / "checkpoint.pt").unlink()
     res = _piddm("distill", "--pde", "darcy", "--teacher", darcy_teacher, "-o", "run", "--resume", *SMALL, cwd=cwd)
@@ -98,6 +100,7 @@ def test_bad_inputs_are_one_line_errors(darcy_teacher, distilled, dataset_dir, t
     _one_line_error(_piddm(*base, "-o", "run", cwd=cwd), "run", "exists")
     _one_line_error(_piddm(*base, "-o", tmp_path / "none", "--resume"), "nothing to resume")
     _one_line_error(_piddm(*base, "-o", tmp_path / "x", "--pairs", "0"), "pairs", "0")
+    _one_line_error(_piddm(*base, "-o", tmp_path / "x", "--split", "train"), "split must be val or test", "train")
     _one_line_error(_piddm("distill", "--pde", "poisson", "--teacher", darcy_teacher, "-o", tmp_path / "y"),
                     "darcy", "poisson")
     _one_line_error(_piddm(*base, "-o", tmp_path / "z", "--data", tmp_path / "missing"), "missing")

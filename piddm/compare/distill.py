@@ -71,12 +71,15 @@ class DistillExperiment:
     device: str = "auto"
     resume: bool = False
     overwrite: bool = False
+    split: str = "test"  # the real split scored against: val while choosing models, test once
 
     def resolved(self) -> dict:
         """The settings with every None replaced by its default; checked."""
         from ..defaults import distill_defaults
         from ..physics import INPUT_MODES
 
+        if self.split not in ("val", "test"):
+            raise InputError(f"distill: split must be val or test, got {self.split!r}")
         defaults = distill_defaults(self.pde, self.quick)
         cfg = {k: getattr(self, k) if getattr(self, k) is not None else v for k, v in defaults.items()}
         for k in ("pairs", "pair_steps", "batch", "samples", "eval_batch", "steps"):
@@ -131,7 +134,7 @@ def run(exp: DistillExperiment, progress: Progress | None = None,
 
             data_dir = evaluation_data(Path(exp.data) if exp.data else None, t_model, cfg["samples"],
                                        "piddm distill", progress)
-            ref = ReferenceSets(data_dir, cfg["samples"], t_model, split="test")
+            ref = ReferenceSets(data_dir, cfg["samples"], t_model, split=exp.split)
         if ctx.is_main and exp.overwrite and out.exists():
             shutil.rmtree(out)
         ctx.barrier()
@@ -335,9 +338,9 @@ def _comparison(t_model, students, scored, ref, data_dir, cfg, smoke, options, p
               "mean ± std over samples. residual / own terms: ||r|| / (||r(a,u) - r(a,0)|| + ||r(a,0)||), which "
               "shrinking a field cannot lower. amplitude: RMS of the field's fluctuation about the training mean / "
               "the training std (compare with the floor row: real data score about 0.93-0.99, not 1). bc: RMS of u on the boundary / RMS of u. MMSE/SMSE: per-pixel "
-              "mean / std of u against the test split's (ECI-sampling's metrics); the floor row compares two "
+              f"mean / std of u against the {ref.split} split's (ECI-sampling's metrics); the floor row compares two "
               "disjoint real sets of the same size; MMSE / floor and SMSE / floor near 1 mean the method is as close "
-              "to the test split as another real set of the same size, and a ratio between two methods both near "
+              f"to the {ref.split} split as another real set of the same size, and a ratio between two methods both near "
               "their floor is mostly sampling noise. Verdicts: paired bootstrap 95 % intervals (samples are paired "
               "by their noise). MMSE and SMSE ratios carry no interval: both statistics have a finite-sample bias (the "
               "floor) that resampling adds again, and in simulation neither percentile nor basic bootstrap intervals "
