@@ -2,7 +2,10 @@
 # Image PID on Fashion-MNIST, on this machine (2 CPU cores, one torch thread per job): the teacher (55 min), the
 # feature classifier that scores samples offline, a learning-rate screen of PID on validation (6 min each), the
 # winner resumed to 30 min of PID training and scored on validation, then on test once. The reports are copied to
-# benchmarks/results/images/.   bash benchmarks/image_pid.sh [teacher|classifier|screen|final|test]...
+# benchmarks/results/images/. The curve stage (not in the default list) trains a fresh student at the chosen learning
+# rate with the shipped teacher and classifier, scoring validation at STEPS_LIST (1,000 samples per row) to measure
+# how FD falls with training: python benchmarks/pid_curve.py tabulates and extrapolates it.
+#   bash benchmarks/image_pid.sh [teacher|classifier|screen|final|test|curve]...
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 results=benchmarks/results/images
@@ -30,6 +33,13 @@ for stage in "${stages[@]}"; do
           cp runs/fashion-mnist-pid-lr$WIN/report-test/report.md "$results/pid_fashion-mnist_test.md"
           cp runs/fashion-mnist-pid-lr$WIN/report-test/metrics.json "$results/pid_fashion-mnist_test.json"
           cp runs/fashion-mnist-pid-lr$WIN/report-test/samples_*.png "$results/" ;;
+    curve) mkdir -p "$results/pid_curve"
+           run=runs/fashion-mnist-pid-curve resume=()
+           for k in ${STEPS_LIST:-250 500 1000 2000 4000}; do
+             piddm distill --images fashion-mnist --lr $WIN -o $run "${resume[@]}" --steps "$k" --eval-samples 1000
+             cp $run/report-val/metrics.json "$results/pid_curve/steps-$k.json"
+             resume=(--resume)
+           done ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done
