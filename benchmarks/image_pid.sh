@@ -35,6 +35,7 @@ for stage in "${stages[@]}"; do
           cp runs/fashion-mnist-pid-lr$WIN/report-test/samples_*.png "$results/" ;;
     curve) mkdir -p "$results/pid_curve"
            run=runs/fashion-mnist-pid-curve resume=()
+           [ -f $run/checkpoint.pt ] && resume=(--resume)   # continue an interrupted curve
            for k in ${STEPS_LIST:-250 500 1000 2000 4000}; do
              piddm distill --images fashion-mnist --lr $WIN -o $run "${resume[@]}" --steps "$k" --eval-samples 1000
              cp $run/report-val/metrics.json "$results/pid_curve/steps-$k.json"

@@ -3,6 +3,7 @@ offline LPIPS weights, and the commands end to end on tiny data."""
 
 import gzip
 import io
+import json
 import pickle
 import struct
 import tarfile
@@ -313,6 +314,7 @@ def test_image_teacher_classifier_pid_and_samples_end_to_end(fmnist, tmp_path):
     for row in ("teacher (Heun-18)", "teacher (Euler, 1 step)", "teacher (Heun-2)", "PID student (1 step)", "not FID"):
         assert row in report
     assert (run / "report-val" / "samples_pid.png").exists() and (run / "student.pt").exists()
+    first_val = json.loads((run / "report-val" / "metrics.json").read_text())
     before = (run / "student.pt").read_bytes()
     res = run_piddm("distill", "--images", "fashion-mnist", "--data-dir", fmnist, "--teacher", teacher, "-o", run,
                     "--classifier", tmp_path / "clf", "--evaluate-only", "--split", "test", "--eval-samples", 16,
@@ -325,6 +327,9 @@ def test_image_teacher_classifier_pid_and_samples_end_to_end(fmnist, tmp_path):
                     "--eval-samples", 16, "--eval-batch", 8, "--device", "cpu")
     assert res.returncode == 0, res.stderr  # the reports never overwrite the run's own options.json
     assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 4
+    again = json.loads((run / "report-val" / "metrics.json").read_text())  # teacher rows reused, PID row new
+    assert "reused from an earlier evaluation" in (run / "report-val" / "report.md").read_text()
+    assert [r for r in again["rows"] if r["method"] != "pid"] == [r for r in first_val["rows"] if r["method"] != "pid"]
     res = run_piddm("sample", "--ckpt", run / "student.pt", "--n", 5, "-o", tmp_path / "s", "--device", "cpu")
     assert res.returncode == 0, res.stderr
     assert np.load(tmp_path / "s" / "samples.npz")["images"].shape == (5, 1, 32, 32)
@@ -421,3 +426,16 @@ def test_the_two_student_calls_share_one_batch_without_changing_them():
     w = ti.reshape(-1, 1, 1, 1).float()
     torch.testing.assert_close(lhs, y - w * (y - y2) / (ti - tj).reshape(-1, 1, 1, 1).float(), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(rhs, teacher(y, ti.float()), rtol=1e-4, atol=1e-5)
+
+
+def test_teacher_rows_are_reused_only_under_the_same_key(tmp_path):
+    from piddm.compare.images import _load_baselines, _save_baselines
+
+    done = {"teacher": (np.arange(6.0).reshape(3, 2), torch.zeros(2, 1, 4, 4), {"metrics": {"fd": 1.5}, "cost": {}})}
+    _save_baselines(tmp_path / "rows.npz", '{"samples": 3}', done)
+    got = _load_baselines(tmp_path / "rows.npz", '{"samples": 3}')
+    np.testing.assert_array_equal(got["teacher"][0], done["teacher"][0])
+    assert got["teacher"][2] == done["teacher"][2] and got["teacher"][1].shape == (2, 1, 4, 4)
+    assert _load_baselines(tmp_path / "rows.npz", '{"samples": 4}') == {}
+    assert _load_baselines(tmp_path / "none.npz", '{"samples": 3}') == {}
+    assert [f.name for f in tmp_path.iterdir()] == ["rows.npz"]  # no temporary left behind

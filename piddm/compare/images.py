@@ -88,6 +88,7 @@ class FeatureScorer:
     """What the samples are scored on: a feature map, the metric's name, and what the report says of it."""
 
     metric: str  # "FID" (Inception) or "FD" (classifier features)
+    source: str  # the weights file the features come from
     column: str
     extract: Callable[[torch.Tensor | np.ndarray], np.ndarray]
     note: str
@@ -103,7 +104,7 @@ def feature_scorer(exp: ImageDistillExperiment, device) -> FeatureScorer:
 
         net = load_inception(exp.inception, device)
         return FeatureScorer(
-            "FID", "FID (Inception)", lambda x: inception_features(net, x, batch=min(exp.eval_batch, 100)),
+            "FID", exp.inception, "FID (Inception)", lambda x: inception_features(net, x, batch=min(exp.eval_batch, 100)),
             f"FID, precision, recall: on the 2048 pool features of torch-fidelity's Inception-v3 ({exp.inception}), "
             "images quantised to 8 bits (one channel repeated to RGB). FID at a finite sample size is biased upward: "
             "compare only with FIDs at the same number of samples against the same real set (published CIFAR-10 "
@@ -114,13 +115,51 @@ def feature_scorer(exp: ImageDistillExperiment, device) -> FeatureScorer:
 
     classifier, c_meta = load_classifier(exp.classifier, exp.images)
     return FeatureScorer(
-        "FD", "FD (classifier features)", lambda x: extract_features(classifier, x),
+        "FD", exp.classifier, "FD (classifier features)", lambda x: extract_features(classifier, x),
         f"FD, precision, recall: on the {c_meta['features']}-dimensional features of a small classifier trained on "
         f"the {exp.images} training split ({exp.classifier}; test accuracy {100 * c_meta['test_accuracy']:.2f} %). "
         "Non-standard: this is **not FID** and compares only with numbers from the same classifier file. The floor "
         "row scores real training images (a random subset of the same size, which the classifier was trained on) "
         "the same way.",
         Cost("feature classifier", c_meta.get("train_s"), f"test accuracy {100 * c_meta['test_accuracy']:.2f} %"))
+
+
+def _baseline_cache_key(exp: ImageDistillExperiment, teacher_path: Path, scorer: FeatureScorer, device) -> str:
+    """What the teacher rows depend on; a cached row is reused only when all of it matches."""
+    import json
+
+    from piddm.student import file_hash
+
+    source = Path(scorer.source)
+    source = source / "classifier.pt" if source.is_dir() else source
+    return json.dumps({"teacher": file_hash(teacher_path), "scorer": scorer.metric, "features": file_hash(source),
+                       "images": exp.images, "data_dir": exp.data_dir, "split": exp.split, "samples": exp.samples,
+                       "eval_batch": exp.eval_batch, "seed": EVAL_SEED, "heun": TEACHER_STEPS, "device": str(device)},
+                      sort_keys=True)
+
+
+def _load_baselines(path: Path, key: str) -> dict:
+    """{row key: (features, grid, Row fields)} of an earlier evaluation with the same key, else {}."""
+    import json
+
+    if not path.exists():
+        return {}
+    with np.load(path, allow_pickle=False) as z:
+        if str(z["key"]) != key:
+            return {}
+        rows = json.loads(str(z["rows"]))
+        return {k: (z[f"feats_{k}"], torch.from_numpy(z[f"grid_{k}"]), rows[k]) for k in rows}
+
+
+def _save_baselines(path: Path, key: str, done: dict) -> None:
+    import json
+
+    from pde_bench.conventions import atomic_output
+
+    arrays = {f"feats_{k}": f for k, (f, _, _) in done.items()}
+    arrays.update({f"grid_{k}": g.numpy() for k, (_, g, _) in done.items()})
+    with atomic_output(path, overwrite=True) as tmp, open(tmp, "wb") as f:
+        np.savez(f, key=np.array(key), rows=np.array(json.dumps({k: r for k, (_, _, r) in done.items()})), **arrays)
 
 
 def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, progress: Progress | None = None):
@@ -153,8 +192,18 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
         "teacher-euler-1": ("teacher (Euler, 1 step)", 1, heun(1, "euler")),
         "teacher-heun-2": ("teacher (Heun-2)", heun_nfe(2), heun(2)),
         "pid": ("PID student (1 step)", 1, lambda e, y: student.sample(e, y))}
+    # The teacher rows depend on nothing the student changes: kept in the run folder and reused when an evaluation
+    # with the same teacher, scorer, split, samples, batch and device scores another step of the student.
+    cache, cache_key = Path(exp.out) / f"teacher-rows-{exp.split}.npz", _baseline_cache_key(exp, teacher.path,
+                                                                                              scorer, device)
+    cached, reused = _load_baselines(cache, cache_key), []
     rows, feats, grids = [], {}, {}
     for key, (label, nfe, make) in methods.items():
+        if key in cached:
+            feats[key], grids[key], fields = cached[key]
+            rows.append(Row(key, label, metrics=fields["metrics"], cost=fields["cost"]))
+            reused.append(label)
+            continue
         advance = progress(f"sampling {label}", exp.samples) if progress else None
         x, s = _generate(make, exp.samples, shape, classes, exp.eval_batch, device, advance)
         feats[key], grids[key] = scorer.extract(x), x[:32]
@@ -162,6 +211,10 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
         rows.append(Row(key, label, metrics={"fd": frechet_distance(feats[key], real_f), "precision": p,
                                              "recall": r},
                         cost={"nfe": nfe, "ms_per_sample": 1000 * s, "batch": exp.eval_batch}))
+    teacher_rows = {r.method: (feats[r.method], grids[r.method], {"metrics": r.metrics, "cost": r.cost})
+                    for r in rows if r.method != "pid"}
+    if not reused:
+        _save_baselines(cache, cache_key, teacher_rows)
     labels = {r.method: r.label for r in rows}
     train_imgs, _, _ = load_images(exp.images, exp.data_dir, "train")
     floor_f = scorer.extract(train_imgs[np.random.default_rng(0).permutation(len(train_imgs))[:exp.samples]])
@@ -187,6 +240,10 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
     costs += [scorer.cost] if scorer.cost else []
     notes = [f"{exp.samples} samples per method against the {len(real)} {exp.split} images of {spec.name}; "
              f"same noise for every row (evaluation stream, seed {EVAL_SEED}).", scorer.note]
+    if reused:
+        notes.append(f"Rows {', '.join(reused)}: reused from an earlier evaluation in this run folder with the same "
+                     f"teacher file, scorer, split, samples, batch and device ({cache.name}); their ms/sample were "
+                     "timed then.")
     after = [f"PID student: {s_info.info.training.get('step')} steps, distance {s_info.info.training.get('distance')}, "
              f"N = {s_info.info.training.get('points')} grid points, RAdam lr {s_info.info.training.get('lr')}, "
              f"batch {s_info.info.training.get('batch')}. Verdict intervals: paired bootstrap over the generated "
