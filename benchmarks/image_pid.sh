@@ -37,6 +37,7 @@ for stage in "${stages[@]}"; do
            run=runs/fashion-mnist-pid-curve resume=()
            [ -f $run/checkpoint.pt ] && resume=(--resume)   # continue an interrupted curve
            for k in ${STEPS_LIST:-250 500 1000 2000 4000}; do
+             [ -f "$results/pid_curve/steps-$k.json" ] && continue   # scored already (pid_curve.py checks the step)
              piddm distill --images fashion-mnist --lr $WIN -o $run "${resume[@]}" --steps "$k" --eval-samples 1000
              cp $run/report-val/metrics.json "$results/pid_curve/steps-$k.json"
              resume=(--resume)

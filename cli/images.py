@@ -66,32 +66,46 @@ def train_classifier(
                f"validation {100 * meta['val_accuracy']:.2f} %, {meta['train_s'] / 60:.1f} min)")
 
 
+def _image_experiment(images, teacher, out, data_dir, classifier, inception, **settings):
+    """The :class:`~piddm.compare.images.ImageDistillExperiment` of ``piddm distill --images``: defaults filled in
+    (the shipped teacher and classifier; FID instead of the classifier when --inception is given)."""
+    from piddm.compare.images import ImageDistillExperiment
+    from piddm.images.datasets import image_set
+    from piddm.models import reference_model
+
+    name = image_set(images).name
+    if inception is not None and classifier is not None:
+        raise InputError("give --inception (FID) or --classifier (classifier-feature FD), not both")
+
+    def shipped(kind):
+        try:
+            return str(reference_model(name, kind))
+        except InputError as err:
+            raise InputError(f"{err}; or score by FID with --inception FILE" if kind == "classifier" else str(err)) \
+                from None
+
+    defaults = {"steps": 2000, "batch": 32, "lr": 2e-4, "samples": 2000, "eval_batch": 250}
+    settings.update({k: v for k, v in defaults.items() if settings.get(k) is None})
+    return ImageDistillExperiment(
+        images=name, teacher=str(teacher) if teacher is not None else shipped("teacher"),
+        out=str(out) if out is not None else f"runs/{name}-distill",
+        classifier=None if inception else str(classifier) if classifier is not None else shipped("classifier"),
+        inception=None if inception is None else str(inception), data_dir=None if data_dir is None else str(data_dir),
+        **settings)
+
+
 def distill_images(images, teacher, out, data_dir, classifier, inception, points, distance, lpips_weights, split,
                    steps, minutes, batch, lr, samples, eval_batch, seed, device, resume, overwrite,
                    evaluate_only) -> None:
     """``piddm distill --images``: PID training, evaluation and report (:mod:`piddm.compare.images`)."""
-    from piddm.compare.images import ImageDistillExperiment, run_images
-    from piddm.images.datasets import image_set
+    from piddm.compare.images import run_images
 
     from .progress import bars
 
-    from piddm.models import reference_model
-
-    name = image_set(images).name
-
-    def path(p, default):
-        return str(p) if p is not None else default() if callable(default) else default
-
-    exp = ImageDistillExperiment(
-        images=name, teacher=path(teacher, lambda: str(reference_model(name, "teacher"))),
-        out=path(out, f"runs/{name}-distill"),
-        classifier=None if inception else path(classifier, lambda: str(reference_model(name, "classifier"))),
-        inception=path(inception, None), data_dir=path(data_dir, None),
-        points=points,
-        distance=distance, lpips_weights=path(lpips_weights, None), steps=2000 if steps is None else steps,
-        minutes=minutes, batch=32 if batch is None else batch, lr=2e-4 if lr is None else lr,
-        samples=2000 if samples is None else samples, eval_batch=250 if eval_batch is None else eval_batch, split=split,
-        seed=seed, device=device, resume=resume, overwrite=overwrite, evaluate_only=evaluate_only)
+    exp = _image_experiment(images, teacher, out, data_dir, classifier, inception, points=points, distance=distance,
+                            lpips_weights=None if lpips_weights is None else str(lpips_weights), split=split, steps=steps, minutes=minutes, batch=batch,
+                            lr=lr, samples=samples, eval_batch=eval_batch, seed=seed, device=device, resume=resume,
+                            overwrite=overwrite, evaluate_only=evaluate_only)
     with bars() as b:
         done = run_images(exp, progress=b.task, training_bar=b.training)
     if done is None:

@@ -330,6 +330,7 @@ def test_image_teacher_classifier_pid_and_samples_end_to_end(fmnist, tmp_path):
     again = json.loads((run / "report-val" / "metrics.json").read_text())  # teacher rows reused, PID row new
     assert "reused from an earlier evaluation" in (run / "report-val" / "report.md").read_text()
     assert [r for r in again["rows"] if r["method"] != "pid"] == [r for r in first_val["rows"] if r["method"] != "pid"]
+    assert [r["notes"]["training_step"] for r in again["rows"] if r["method"] == "pid"] == [4]
     res = run_piddm("sample", "--ckpt", run / "student.pt", "--n", 5, "-o", tmp_path / "s", "--device", "cpu")
     assert res.returncode == 0, res.stderr
     assert np.load(tmp_path / "s" / "samples.npz")["images"].shape == (5, 1, 32, 32)
@@ -339,6 +340,10 @@ def test_pde_and_images_exclude_each_other(fmnist):
     one_line_error(run_piddm("train-teacher", "--pde", "darcy", "--images", "fashion-mnist"), "--pde or --images")
     one_line_error(run_piddm("distill"), "--pde or --images")
     one_line_error(run_piddm("train-teacher", "--images", "svhn"), "unknown image data set 'svhn'")
+    one_line_error(run_piddm("distill", "--images", "fashion-mnist", "--inception", "a", "--classifier", "b"),
+                   "--inception", "not both")
+    one_line_error(run_piddm("distill", "--images", "cifar10", "--teacher", "t.pt"), "no shipped reference classifier",
+                   "--inception")
 
 
 def _tiny_cifar(folder, per_batch=10):
@@ -431,7 +436,7 @@ def test_the_two_student_calls_share_one_batch_without_changing_them():
 def test_teacher_rows_are_reused_only_under_the_same_key(tmp_path):
     from piddm.compare.images import _load_baselines, _save_baselines
 
-    done = {"teacher": (np.arange(6.0).reshape(3, 2), torch.zeros(2, 1, 4, 4), {"metrics": {"fd": 1.5}, "cost": {}})}
+    done = {"teacher": (np.arange(6.0).reshape(3, 2), torch.zeros(2, 1, 4, 4), {"nfe": 35, "ms_per_sample": 2.5})}
     _save_baselines(tmp_path / "rows.npz", '{"samples": 3}', done)
     got = _load_baselines(tmp_path / "rows.npz", '{"samples": 3}')
     np.testing.assert_array_equal(got["teacher"][0], done["teacher"][0])
@@ -439,3 +444,5 @@ def test_teacher_rows_are_reused_only_under_the_same_key(tmp_path):
     assert _load_baselines(tmp_path / "rows.npz", '{"samples": 4}') == {}
     assert _load_baselines(tmp_path / "none.npz", '{"samples": 3}') == {}
     assert [f.name for f in tmp_path.iterdir()] == ["rows.npz"]  # no temporary left behind
+    (tmp_path / "rows.npz").write_bytes(b"damaged")
+    assert _load_baselines(tmp_path / "rows.npz", '{"samples": 3}') == {}  # a miss, not an error

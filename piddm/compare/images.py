@@ -124,34 +124,49 @@ def feature_scorer(exp: ImageDistillExperiment, device) -> FeatureScorer:
         Cost("feature classifier", c_meta.get("train_s"), f"test accuracy {100 * c_meta['test_accuracy']:.2f} %"))
 
 
-def _baseline_cache_key(exp: ImageDistillExperiment, teacher_path: Path, scorer: FeatureScorer, device) -> str:
-    """What the teacher rows depend on; a cached row is reused only when all of it matches."""
+CACHE_FORMAT = 2
+
+
+def _baseline_cache_key(exp: ImageDistillExperiment, teacher_path: Path, scorer: FeatureScorer, device,
+                        real: np.ndarray) -> str:
+    """Everything the teacher rows' samples and features depend on: the teacher and feature files, the code
+    that samples and featurises, the scored images' bytes, the sampling settings and the device."""
+    import hashlib
+    import inspect
     import json
 
+    from piddm import edm, sampling
+    from piddm.images import features, inception, teacher as image_teacher
     from piddm.student import file_hash
 
     source = Path(scorer.source)
     source = source / "classifier.pt" if source.is_dir() else source
-    return json.dumps({"teacher": file_hash(teacher_path), "scorer": scorer.metric, "features": file_hash(source),
-                       "images": exp.images, "data_dir": exp.data_dir, "split": exp.split, "samples": exp.samples,
-                       "eval_batch": exp.eval_batch, "seed": EVAL_SEED, "heun": TEACHER_STEPS, "device": str(device)},
-                      sort_keys=True)
+    code = {m.__name__: file_hash(Path(inspect.getfile(m))) for m in (edm, sampling, image_teacher, features,
+                                                                         inception)}
+    return json.dumps({"format": CACHE_FORMAT, "teacher": file_hash(teacher_path), "scorer": scorer.metric,
+                       "features": file_hash(source), "code": code, "images": exp.images,
+                       "real": hashlib.sha256(np.ascontiguousarray(real).tobytes()).hexdigest()[:16],
+                       "split": exp.split, "samples": exp.samples, "eval_batch": exp.eval_batch, "seed": EVAL_SEED,
+                       "heun": TEACHER_STEPS, "device": str(device)}, sort_keys=True)
 
 
 def _load_baselines(path: Path, key: str) -> dict:
-    """{row key: (features, grid, Row fields)} of an earlier evaluation with the same key, else {}."""
+    """{row key: (features, sample grid, cost)} of an earlier evaluation with the same key; {} when there is none,
+    the key differs or the file cannot be read (a cache miss, never an error)."""
     import json
 
-    if not path.exists():
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["key"]) != key:
+                return {}
+            costs = json.loads(str(z["costs"]))
+            return {k: (z[f"feats_{k}"], torch.from_numpy(z[f"grid_{k}"]), costs[k]) for k in costs}
+    except (OSError, KeyError, ValueError):
         return {}
-    with np.load(path, allow_pickle=False) as z:
-        if str(z["key"]) != key:
-            return {}
-        rows = json.loads(str(z["rows"]))
-        return {k: (z[f"feats_{k}"], torch.from_numpy(z[f"grid_{k}"]), rows[k]) for k in rows}
 
 
 def _save_baselines(path: Path, key: str, done: dict) -> None:
+    """Write {row key: (features, sample grid, cost)} under ``key`` (atomically)."""
     import json
 
     from pde_bench.conventions import atomic_output
@@ -159,7 +174,7 @@ def _save_baselines(path: Path, key: str, done: dict) -> None:
     arrays = {f"feats_{k}": f for k, (f, _, _) in done.items()}
     arrays.update({f"grid_{k}": g.numpy() for k, (_, g, _) in done.items()})
     with atomic_output(path, overwrite=True) as tmp, open(tmp, "wb") as f:
-        np.savez(f, key=np.array(key), rows=np.array(json.dumps({k: r for k, (_, _, r) in done.items()})), **arrays)
+        np.savez(f, key=np.array(key), costs=np.array(json.dumps({k: c for k, (_, _, c) in done.items()})), **arrays)
 
 
 def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, progress: Progress | None = None):
@@ -194,27 +209,30 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
         "pid": ("PID student (1 step)", 1, lambda e, y: student.sample(e, y))}
     # The teacher rows depend on nothing the student changes: kept in the run folder and reused when an evaluation
     # with the same teacher, scorer, split, samples, batch and device scores another step of the student.
-    cache, cache_key = Path(exp.out) / f"teacher-rows-{exp.split}.npz", _baseline_cache_key(exp, teacher.path,
-                                                                                              scorer, device)
+    # The teacher rows' samples depend on nothing the student changes: their features, sample grids and timings are
+    # kept in the run folder and reused when another step of the student is scored the same way (metrics recomputed).
+    cache = Path(exp.out) / f"teacher-rows-{exp.split}.npz"
+    cache_key = _baseline_cache_key(exp, teacher.path, scorer, device, real)
     cached, reused = _load_baselines(cache, cache_key), []
-    rows, feats, grids = [], {}, {}
+    rows, feats, grids, costs = [], {}, {}, {}
     for key, (label, nfe, make) in methods.items():
         if key in cached:
-            feats[key], grids[key], fields = cached[key]
-            rows.append(Row(key, label, metrics=fields["metrics"], cost=fields["cost"]))
+            feats[key], grids[key], costs[key] = cached[key]
             reused.append(label)
-            continue
-        advance = progress(f"sampling {label}", exp.samples) if progress else None
-        x, s = _generate(make, exp.samples, shape, classes, exp.eval_batch, device, advance)
-        feats[key], grids[key] = scorer.extract(x), x[:32]
+        else:
+            advance = progress(f"sampling {label}", exp.samples) if progress else None
+            x, s = _generate(make, exp.samples, shape, classes, exp.eval_batch, device, advance)
+            feats[key], grids[key] = scorer.extract(x), x[:32]
+            costs[key] = {"nfe": nfe, "ms_per_sample": 1000 * s, "batch": exp.eval_batch}
         p, r = precision_recall(real_f, feats[key])
         rows.append(Row(key, label, metrics={"fd": frechet_distance(feats[key], real_f), "precision": p,
-                                             "recall": r},
-                        cost={"nfe": nfe, "ms_per_sample": 1000 * s, "batch": exp.eval_batch}))
-    teacher_rows = {r.method: (feats[r.method], grids[r.method], {"metrics": r.metrics, "cost": r.cost})
-                    for r in rows if r.method != "pid"}
-    if not reused:
-        _save_baselines(cache, cache_key, teacher_rows)
+                                             "recall": r}, cost=costs[key]))
+    training = s_info.info.training
+    next(r for r in rows if r.method == "pid").notes.update(  # which student this is (read by pid_curve.py)
+        {"training_step": training.get("step"), "training_lr": training.get("lr")})
+    teacher_rows = [k for k in methods if k != "pid"]
+    if any(k not in cached for k in teacher_rows):
+        _save_baselines(cache, cache_key, {k: (feats[k], grids[k], costs[k]) for k in teacher_rows})
     labels = {r.method: r.label for r in rows}
     train_imgs, _, _ = load_images(exp.images, exp.data_dir, "train")
     floor_f = scorer.extract(train_imgs[np.random.default_rng(0).permutation(len(train_imgs))[:exp.samples]])
@@ -241,9 +259,10 @@ def evaluate_images(exp: ImageDistillExperiment, student_path: Path, device, pro
     notes = [f"{exp.samples} samples per method against the {len(real)} {exp.split} images of {spec.name}; "
              f"same noise for every row (evaluation stream, seed {EVAL_SEED}).", scorer.note]
     if reused:
-        notes.append(f"Rows {', '.join(reused)}: reused from an earlier evaluation in this run folder with the same "
-                     f"teacher file, scorer, split, samples, batch and device ({cache.name}); their ms/sample were "
-                     "timed then.")
+        notes.append(f"Rows {', '.join(reused)}: samples reused from an earlier evaluation in this run folder "
+                     f"({cache.name}: same teacher and feature files, sampling and feature code, real images, "
+                     "samples, batch and device), their metrics recomputed; their ms/sample were timed then, so the "
+                     "speed verdict divides a teacher time measured then by a PID time measured now.")
     after = [f"PID student: {s_info.info.training.get('step')} steps, distance {s_info.info.training.get('distance')}, "
              f"N = {s_info.info.training.get('points')} grid points, RAdam lr {s_info.info.training.get('lr')}, "
              f"batch {s_info.info.training.get('batch')}. Verdict intervals: paired bootstrap over the generated "
@@ -276,7 +295,12 @@ def run_images(exp: ImageDistillExperiment, *, progress: Progress | None = None,
         raise InputError(f"--eval-samples must be >= 4 and --eval-batch >= 1, got {exp.samples}, {exp.eval_batch}")
     from piddm.images.datasets import load_images
 
-    feature_scorer(exp, "cpu")  # fail before training, not after
+    if exp.inception:  # fail before training, not after
+        from piddm.images.inception import read_inception_state
+
+        read_inception_state(exp.inception)
+    else:
+        feature_scorer(exp, "cpu")
     load_images(exp.images, exp.data_dir, exp.split)
     load_images(exp.images, exp.data_dir, "train")
     cfg = TrainConfig(steps=exp.steps, minutes=exp.minutes, batch=exp.batch, lr=exp.lr, warmup=0, grad_clip=0.0,

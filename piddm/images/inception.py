@@ -18,18 +18,17 @@ import torch
 
 from pde_bench.conventions import InputError
 
-__all__ = ["FEATURES", "WEIGHTS_URL", "inception_features", "load_inception", "to_uint8_rgb"]
+__all__ = ["FEATURES", "WEIGHTS_URL", "inception_features", "load_inception", "read_inception_state",
+           "to_uint8_rgb"]
 
 FEATURES = 2048
 WEIGHTS_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
                "weights-inception-2015-12-05-6726825d.pth")
 
 
-def load_inception(path: str | Path, device: torch.device | str = "cpu") -> torch.nn.Module:
-    """torch-fidelity's FID Inception (eval mode, on ``device``) with the weights in ``path``.
-
-    The file is first read with ``weights_only=True`` (tensors only), so a file that holds pickled code
-    is refused before torch-fidelity reads it."""
+def read_inception_state(path: str | Path) -> dict:
+    """The state dict in ``path``, read tensors-only (a file holding pickled code is refused), checked for
+    the Inception-v3 keys; one-line errors naming the file and where the real one comes from."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no Inception weights file here; FID needs torch-fidelity's "
@@ -41,13 +40,30 @@ def load_inception(path: str | Path, device: torch.device | str = "cpu") -> torc
                          "tensors is expected") from None
     if not isinstance(state, dict) or "fc.weight" not in state or "Mixed_7c.branch_pool.conv.weight" not in state:
         raise InputError(f"{path}: not torch-fidelity's Inception-v3 state dict (no fc.weight / Mixed_7c keys)")
+    return state
+
+
+def load_inception(path: str | Path, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """torch-fidelity's FID Inception (eval mode, on ``device``) with the weights in ``path``.
+
+    The user's file is read once, tensors-only (:func:`read_inception_state`); torch-fidelity, which
+    reads a path with full unpickling, is given a copy of those tensors that this process wrote to a
+    private temporary folder, never the user's file."""
+    import tempfile
+
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    try:
-        net = FeatureExtractorInceptionV3("inception-v3-compat", [str(FEATURES)],
-                                          feature_extractor_weights_path=str(path))
-    except RuntimeError as err:
-        raise InputError(f"{path}: does not fit torch-fidelity's Inception-v3 ({str(err).splitlines()[0]})") from None
+    state = read_inception_state(path)
+    with tempfile.TemporaryDirectory(prefix="piddm-inception-") as tmp:
+        copy = Path(tmp) / "weights.pth"
+        torch.save(state, copy)
+        del state
+        try:
+            net = FeatureExtractorInceptionV3("inception-v3-compat", [str(FEATURES)],
+                                              feature_extractor_weights_path=str(copy))
+        except RuntimeError as err:
+            raise InputError(f"{path}: does not fit torch-fidelity's Inception-v3 "
+                             f"({str(err).splitlines()[0]})") from None
     return net.to(device)
 
 
