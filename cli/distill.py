@@ -40,7 +40,8 @@ def distill(
     lam_warmup: int | None = typer.Option(None, "--lam-warmup", help="steps over which lam ramps up linearly"),
     inputs: str | None = typer.Option(None, "--inputs", help="what the residual in the loss sees of a: soft "
                                       "(continuous) | hard (thresholded, straight-through gradient) | fixed "
-                                      "(thresholded, no gradient to a)"),
+                                      "(thresholded, no gradient to a) | anneal (a sigmoid threshold sharpened over the "
+                                      "steps)"),
     boundary_weight: float | None = typer.Option(None, "--boundary-weight", help="weight of the boundary term in R"),
     pairs: int | None = typer.Option(None, "--pairs", help="teacher pairs (eps, x0)"),
     pair_steps: int | None = typer.Option(None, "--pair-steps", help="Heun steps N_s of each teacher solve"),

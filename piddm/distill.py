@@ -22,7 +22,7 @@ from pde_bench.conventions import InputError, check_output, provenance
 from .distributed import Context
 from .files import atomic_write_json
 from .models import LoadedModel, ModelInfo, load_model, save_model
-from .physics import INPUT_MODES, PhysicsLoss
+from .physics import INPUT_MODES, PhysicsLoss, anneal_temperature
 from .student import Student, file_hash, make_pairs, read_pairs, write_pairs
 from .training import TrainConfig, TrainResult, batch_indices, train
 from .training import stored_options as stored_run_options
@@ -47,6 +47,7 @@ class DistillOptions:
     lam: float = 0.1
     lam_warmup: int = 200
     inputs: str = "soft"  # what R sees of a: soft | hard (thresholded, straight-through) | fixed (no gradient)
+    # | anneal (a sigmoid threshold sharpened over the steps)
     boundary_weight: float = 1.0  # weight of the boundary term inside R
     seed: int = 0
     device: str = "auto"
@@ -154,6 +155,8 @@ def distill(opts: DistillOptions, ctx: Context, *, resume: bool = False, overwri
         mse = (g.float() - target).pow(2).flatten(1).mean(1)
         loss = mse
         if opts.lam:
+            if opts.inputs == "anneal":
+                physics.temperature = anneal_temperature(step, opts.train.steps)
             loss = loss + lam_at(step) * physics(g.double()).float()
         return loss.mean()
 

@@ -11,6 +11,10 @@ floating-point floor. ``inputs`` says what the operator sees of the input channe
   d a taken as 1): the loss is the residual that reports measure, and it may move a.
 - ``"fixed"``: the finalised a with no gradient to a: the residual corrects u to fit the a the
   network drew, and a is shaped by the distillation term alone.
+- ``"anneal"``: a relaxed finalisation (Darcy: a sigmoid between the levels,
+  ``Problem.relax_inputs``) whose ``temperature`` the trainer lowers from :data:`ANNEAL_START` to
+  :data:`ANNEAL_END` level gaps over training: soft early (a smooth gradient through a), at the end
+  the thresholded a that reports score, so the loss moves from what the network draws to what is measured.
 """
 
 from __future__ import annotations
@@ -21,9 +25,16 @@ from pde_bench.conventions import InputError
 from pde_bench.problems.base import Problem
 from pde_bench.torch_data import Normaliser
 
-__all__ = ["INPUT_MODES", "PhysicsLoss"]
+__all__ = ["ANNEAL_END", "ANNEAL_START", "INPUT_MODES", "PhysicsLoss", "anneal_temperature"]
 
-INPUT_MODES = ("soft", "hard", "fixed")
+INPUT_MODES = ("soft", "hard", "fixed", "anneal")
+ANNEAL_START, ANNEAL_END = 0.25, 0.0025  # temperatures of "anneal", in level gaps (a sigmoid's width)
+
+
+def anneal_temperature(step: int, steps: int) -> float:
+    """Geometric schedule from ANNEAL_START at step 0 to ANNEAL_END at ``steps`` (and after)."""
+    frac = min(max(step / max(steps, 1), 0.0), 1.0)
+    return ANNEAL_START * (ANNEAL_END / ANNEAL_START) ** frac
 
 
 class PhysicsLoss:
@@ -38,6 +49,7 @@ class PhysicsLoss:
         if inputs not in INPUT_MODES:
             raise ValueError(f"inputs must be one of {INPUT_MODES}, got {inputs!r}")
         self.inputs = inputs
+        self.temperature = ANNEAL_START  # of "anneal" only; the trainer lowers it (anneal_temperature)
 
     @classmethod
     def for_model(cls, model, inputs: str | None = None, boundary_weight: float | None = None) -> PhysicsLoss:
@@ -63,6 +75,8 @@ class PhysicsLoss:
             a = a + (self.problem.finalize_inputs(a.detach()) - a).detach()
         elif self.inputs == "fixed":
             a = self.problem.finalize_inputs(a.detach())
+        elif self.inputs == "anneal":
+            a = self.problem.relax_inputs(a, self.temperature)
         r = self.problem.residual(a, u, check=False)
         pde = r.pow(2).mean(dim=(-2, -1)) / self.scale**2
         if self.problem.boundary == "dirichlet":

@@ -87,11 +87,12 @@ def test_resume_continues_both_students(distilled, darcy_teacher):
 def test_quick_run_is_labelled_a_smoke_run(darcy_teacher, dataset_dir, tmp_path):
     res = _piddm("distill", "--pde", "darcy", "--teacher", darcy_teacher, "--data", dataset_dir("darcy"),
                  "-o", tmp_path / "q", "--quick", "--eval-samples", "16", "--steps", "2", "--pairs", "8",
-                 "--device", "cpu")
+                 "--inputs", "anneal", "--device", "cpu")  # anneal: the schedule runs inside the trainer
     assert res.returncode == 0, res.stderr
     assert "SMOKE RUN" in res.stdout and "SMOKE" in (tmp_path / "q" / "report.md").read_text()
     assert json.loads((tmp_path / "q" / "metrics.json").read_text())["provenance"]["smoke"] is True
     assert json.loads((tmp_path / "q" / "options.json").read_text())["quick"] is True
+    assert load_model(tmp_path / "q" / "piddm", "student").info.training["inputs"] == "anneal"
 
 
 def test_bad_inputs_are_one_line_errors(darcy_teacher, distilled, dataset_dir, tmp_path):

@@ -1,8 +1,10 @@
 """The student's building blocks: physics term, one-step parameterisation, distillation pairs."""
 
+import pytest
 import torch
 
 from pde_bench.datasets import problem_from_attrs
+from pde_bench.problems import get_problem
 from pde_bench.torch_data import FieldDataset
 from piddm.edm import Denoiser
 from piddm.networks import backbone_config, build_backbone
@@ -51,6 +53,29 @@ def test_hard_and_fixed_inputs_measure_the_thresholded_residual(dataset_dir):
     fixed(w).sum().backward()  # fixed: same value and u-gradient, nothing reaches a
     assert torch.allclose(fixed(x), hard(x)) and torch.allclose(w.grad[:, 1], z.grad[:, 1])
     assert w.grad[:, 0].abs().max() == 0
+
+
+def test_anneal_inputs_go_from_smooth_to_the_thresholded_residual(dataset_dir):
+    from piddm.physics import ANNEAL_END, ANNEAL_START, anneal_temperature
+
+    ds, soft = _physics(dataset_dir("darcy"))
+    anneal = PhysicsLoss(soft.problem, soft.normaliser, soft.scale, soft.u_rms, inputs="anneal")
+    hard = PhysicsLoss(soft.problem, soft.normaliser, soft.scale, soft.u_rms, inputs="hard")
+    x = ds.batch(torch.arange(4)).double()
+    x[:, 0] += 0.05 * torch.randn_like(x[:, 0])
+    anneal.temperature = 1e-6  # the sigmoid is a step: the thresholded residual
+    assert torch.allclose(anneal(x), hard(x), atol=1e-10)
+    anneal.temperature = ANNEAL_START
+    y = x.clone().requires_grad_(True)
+    anneal(y).sum().backward()
+    assert y.grad[:, 0].abs().sum() > 0 and torch.isfinite(y.grad).all()
+    a = torch.tensor([0.0, 7.5, 100.0], dtype=torch.float64)  # far below, at, far above the threshold (3, 12)
+    assert torch.allclose(soft.problem.relax_inputs(a, 0.01), torch.tensor([3.0, 7.5, 12.0], dtype=torch.float64))
+    assert anneal_temperature(0, 100) == ANNEAL_START and anneal_temperature(100, 100) == pytest.approx(ANNEAL_END)
+    assert anneal_temperature(50, 100) == pytest.approx((ANNEAL_START * ANNEAL_END) ** 0.5)  # geometric
+    assert anneal_temperature(500, 100) == pytest.approx(ANNEAL_END)
+    z = torch.randn(3)
+    assert torch.equal(get_problem("poisson").relax_inputs(z, 0.1), z)  # identity off Darcy
 
 
 def _tiny_denoiser(seed=0):

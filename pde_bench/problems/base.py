@@ -142,6 +142,11 @@ class Problem(abc.ABC):
         """
         return a
 
+    def relax_inputs(self, a, temperature: float):
+        """A differentiable stand-in for :meth:`finalize_inputs` that tends to it as ``temperature`` -> 0 (a
+        torch tensor in, one out). Identity here; Darcy: a sigmoid between its two levels."""
+        return a
+
     @abc.abstractmethod
     def residual_scale(self, a, u) -> float:
         """The fixed residual scale of a data set (DESIGN.md rule 3), from its training arrays."""

@@ -45,6 +45,14 @@ class Darcy(Problem):
     def finalize_inputs(self, a):
         return self.binarize(a)
 
+    def relax_inputs(self, a, temperature: float):
+        """a_low + (a_high - a_low) sigmoid((a - threshold) / (temperature (a_high - a_low))): the threshold
+        smoothed over a width of ``temperature`` level gaps; :meth:`binarize` as temperature -> 0."""
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        hi, lo = self.params["a_high"], self.params["a_low"]
+        return lo + (hi - lo) * torch.sigmoid((a - self.threshold) / (temperature * (hi - lo)))
+
     def normals_shape(self, resolution):
         return (resolution, resolution)
 
