@@ -70,7 +70,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--n", type=int, default=256, help="validation samples scored")
-    p.add_argument("--inputs", default="soft", help="soft | hard | fixed: what the residual sees of a")
+    p.add_argument("--inputs", default="soft", help="soft | hard | fixed | anneal: what the residual sees of a")
     p.add_argument("--boundary-weight", type=float, default=1.0)
     p.add_argument("--tag", default="")
     p.add_argument("--teacher-steps", type=int, nargs="*", default=[],
