@@ -65,8 +65,11 @@ class PhysicsLoss:
         scale = model.info.data.get("residual_scale")
         if scale is None:
             raise InputError(f"{model.path}: no residual scale stored with this model")
-        return cls(model.problem, n, float(scale), (n.mean_u**2 + n.std_u**2) ** 0.5, inputs=inputs,
+        loss = cls(model.problem, n, float(scale), (n.mean_u**2 + n.std_u**2) ** 0.5, inputs=inputs,
                    boundary_weight=boundary_weight)
+        if inputs == "anneal":  # a trained model's: the schedule's end, the width it finished training at
+            loss.temperature = ANNEAL_END
+        return loss
 
     def terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(PDE term, boundary term) per sample, both squared and normalised."""
