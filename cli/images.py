@@ -84,8 +84,7 @@ def _image_experiment(images, teacher, out, data_dir, classifier, inception, **s
             raise InputError(f"{err}; or score by FID with --inception FILE" if kind == "classifier" else str(err)) \
                 from None
 
-    defaults = {"steps": 2000, "batch": 32, "lr": 2e-4, "samples": 2000, "eval_batch": 250}
-    settings.update({k: v for k, v in defaults.items() if settings.get(k) is None})
+    settings = {k: v for k, v in settings.items() if v is not None}  # unset: the experiment's own defaults
     return ImageDistillExperiment(
         images=name, teacher=str(teacher) if teacher is not None else shipped("teacher"),
         out=str(out) if out is not None else f"runs/{name}-distill",
