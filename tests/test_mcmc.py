@@ -71,7 +71,8 @@ def test_diagnostics_reject_bad_draws():
 @pytest.mark.parametrize("field, value", [("chains", 1), ("chains", 2.5), ("burn", -1), ("thin", 0), ("steps", 3),
                                           ("beta", 0.0), ("beta", 1.5), ("target_accept", 1.0),
                                           ("likelihood_std", 0.0), ("likelihood_std", float("nan")), ("members", 0),
-                                          ("seed", -1), ("anneal", 0.9), ("precondition", "yes"), ("fd_step", 0.0)])
+                                          ("seed", -1), ("anneal", 0.9), ("precondition", "yes"), ("fd_step", 0.0),
+                                          ("sampler", "gibbs")])
 def test_bad_settings_are_input_errors(field, value):
     settings = dataclasses.replace(PCNSettings(), **{field: value})
     with pytest.raises(InputError, match=field):

@@ -97,6 +97,19 @@ class Problem(abc.ABC):
         posterior over the data's inputs.
         """
 
+    def level_field(self, xi) -> np.ndarray | None:
+        """The Gaussian field g (n, N, N), linear in ``xi``, whose sign sets a two-valued input (a = the high
+        level where g >= 0), or None where the input is not such a level set (the default).
+
+        Where it exists, an exactly observed pixel of a fixes the sign of g there: a linear constraint on
+        xi, which a sampler of the posterior can impose exactly (:mod:`piddm.evaluate.elliptical`).
+        """
+        return None
+
+    def level_signs(self, a) -> np.ndarray:
+        """+1 where an input value lies on the level of g >= 0, else -1 (problems with a :meth:`level_field`)."""
+        raise NotImplementedError(f"{self.name}: its input is not a level set of a Gaussian field")
+
     def sample_inputs(self, n: int, resolution: int, seed: int, start: int = 0,
                       stream: int = 0) -> np.ndarray:
         """Inputs ``a`` (n, N, N), float64; sample i seeded from (seed, stream, start + i)."""

@@ -59,8 +59,14 @@ class Darcy(Problem):
     def inputs_from_normals(self, xi):
         """``a_high`` where the cosine GRF of xi is >= 0, else ``a_low``."""
         p = self.params
-        mu = grf_cosine(self._normals(xi), p["alpha"], p["tau"])
-        return np.where(mu >= 0.0, p["a_high"], p["a_low"])
+        return np.where(self.level_field(xi) >= 0.0, p["a_high"], p["a_low"])
+
+    def level_field(self, xi):
+        """The cosine GRF of xi, whose sign sets a."""
+        return grf_cosine(self._normals(xi), self.params["alpha"], self.params["tau"])
+
+    def level_signs(self, a):
+        return np.where(np.asarray(a, dtype=np.float64) >= self.threshold, 1.0, -1.0)
 
     def solve(self, a):
         a = as_batch(a)

@@ -30,7 +30,7 @@ from scipy.stats import rankdata
 from pde_bench.conventions import InputError, is_finite, is_int
 from pde_bench.problems.base import Problem
 
-__all__ = ["split_rhat", "ess_bulk", "PCNSettings", "pcn_posterior"]
+__all__ = ["split_rhat", "ess_bulk", "SAMPLERS", "PCNSettings", "pcn_posterior"]
 
 
 # -- diagnostics ------------------------------------------------------------------------------
@@ -120,6 +120,9 @@ def ess_bulk(draws) -> np.ndarray:
 
 
 # -- the sampler ------------------------------------------------------------------------------
+SAMPLERS = ("pcn", "elliptical")
+
+
 @dataclass
 class PCNSettings:
     """Settings of :func:`pcn_posterior`.
@@ -133,7 +136,9 @@ class PCNSettings:
     both are then frozen and ``steps`` more steps are kept, every ``thin``-th stored.
     ``precondition``: linearise the observations (finite differences of step ``fd_step`` in xi,
     d extra forward solves per sample) at the middle and the end of tempering, and use
-    likelihood-informed moves where the linearisation fits.
+    likelihood-informed moves where the linearisation fits. ``sampler``: "pcn" (this module) or
+    "elliptical" (:func:`piddm.evaluate.elliptical.elliptical_posterior`, which reads the chain
+    lengths, ``likelihood_std``, ``anneal``, ``members`` and ``seed`` only).
     """
 
     chains: int = 4
@@ -148,6 +153,7 @@ class PCNSettings:
     anneal: float = 0.6
     precondition: bool = True
     fd_step: float = 0.1
+    sampler: str = "pcn"
 
     def check(self) -> "PCNSettings":
         checks = (("chains", is_int(self.chains) and self.chains >= 2),
@@ -161,13 +167,14 @@ class PCNSettings:
                   ("seed", is_int(self.seed) and self.seed >= 0),
                   ("anneal", is_finite(self.anneal) and 0 <= self.anneal <= 0.75),
                   ("precondition", isinstance(self.precondition, (bool, np.bool_))),
-                  ("fd_step", is_finite(self.fd_step) and self.fd_step > 0))
+                  ("fd_step", is_finite(self.fd_step) and self.fd_step > 0),
+                  ("sampler", self.sampler in SAMPLERS))
         for name, ok in checks:
             if not ok:
                 raise InputError(f"pcn: {name} = {getattr(self, name)!r} is out of range (chains >= 2, burn >= 0, "
                                  "thin >= 1, steps >= 4 thin, 0 < beta <= 1, 0 < target_accept < 1, "
                                  "likelihood_std > 0, members >= 1, seed >= 0, 0 <= anneal <= 0.75, "
-                                 "precondition a bool, fd_step > 0)")
+                                 f"precondition a bool, fd_step > 0, sampler one of {', '.join(SAMPLERS)})")
         return self
 
     def to_dict(self) -> dict:

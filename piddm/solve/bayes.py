@@ -7,8 +7,10 @@ estimate: no method, learned or not, has a lower expected squared error on this 
 - Poisson and Helmholtz (linear, Gaussian a): the exact Gaussian posterior
   (:func:`piddm.evaluate.oracle.gaussian_posterior`), with exact posterior draws as members.
 - Darcy (a = threshold of a Gaussian field) and Navier–Stokes (w0 Gaussian, u = w(T) through the
-  nonlinear flow): preconditioned Crank–Nicolson MCMC over xi with the likelihood of the observed
-  pixels through the numerical solver (:func:`piddm.evaluate.mcmc.pcn_posterior`); exact
+  nonlinear flow): MCMC over xi with the likelihood of the observed pixels through the numerical
+  solver, by preconditioned Crank–Nicolson (:func:`piddm.evaluate.mcmc.pcn_posterior`) or elliptical
+  slice sampling (:func:`piddm.evaluate.elliptical.elliptical_posterior`, which imposes exactly
+  observed Darcy a as exact constraints; ``sampler`` chooses); other exact
   observations get a small likelihood std (``likelihood_std`` × the channel's prior std) whose
   limit is the exact posterior. The chains' diagnostics (acceptance, split R-hat, bulk ESS) go
   into the result's ``extra`` and the report.
@@ -83,25 +85,31 @@ def _exact(problem, obs, settings, ids, on_progress) -> dict:
 
 
 def _mcmc(problem, obs, settings, ids, on_progress) -> dict:
+    from ..evaluate.elliptical import elliptical_posterior
     from ..evaluate.mcmc import pcn_posterior
 
+    sample = elliptical_posterior if settings.sampler == "elliptical" else pcn_posterior
     out = []
     for i in range(len(obs)):  # one sample at a time: its own chains, seeds from its sample id
         pcn = replace(settings.pcn(), seed=int(settings.seed) * 1_000_003 + int(ids[i]))
-        out.append(pcn_posterior(problem, obs.mask[i:i + 1], obs.values[i:i + 1], np.asarray(obs.noise), pcn))
+        out.append(sample(problem, obs.mask[i:i + 1], obs.values[i:i + 1], np.asarray(obs.noise), pcn))
         if on_progress:
             on_progress(1)
     post = {k: np.concatenate([o[k] for o in out]) for k in out[0] if isinstance(out[0][k], np.ndarray)}
     post["solves"] = float(np.mean([o["solves"] for o in out]))
-    post["posterior"] = "pCN MCMC"
+    post["posterior"] = "elliptical slice MCMC" if settings.sampler == "elliptical" else "pCN MCMC"
+    if settings.sampler == "elliptical":
+        post["exact_a"] = bool(all(o["exact_a"] for o in out))
     return post
 
 
 def _describe(s: BayesSettings) -> str:
+    sampler = ("elliptical slice sampling, exactly observed Darcy a imposed as exact sign constraints"
+               if s.sampler == "elliptical" else "pCN")
     return (f"the posterior mean under the data generator's own prior: exact Gaussian posterior for the linear "
-            f"problems (Poisson, Helmholtz), else pCN MCMC ({s.chains} chains × ({s.burn} tuning + {s.steps} kept "
-            f"steps), thinned by {s.thin}, likelihood std {s.likelihood_std:g} × prior std for exact observations); "
-            f"{s.members} posterior draws as members")
+            f"problems (Poisson, Helmholtz), else MCMC by {sampler} ({s.chains} chains × ({s.burn} burn-in + "
+            f"{s.steps} kept steps), thinned by {s.thin}, likelihood std {s.likelihood_std:g} × prior std for other "
+            f"exact observations); {s.members} posterior draws as members")
 
 
 METHOD = Method(name="bayes", label="Bayes limit", solve=solve_bayes, settings=BayesSettings, describe=_describe,
