@@ -71,8 +71,9 @@ _NEAREST_K = {("poisson", "forward"): {"k": 8}, ("poisson", "reconstruction"): {
 # (an exactly observed u pins which pixels flip); 0.3 mixed best (R-hat 1.18-1.26). Navier-Stokes with u observed
 # reaches it at likelihood std 0.05 (0.01: R-hat 1.5-1.6), which treats exact observations as slightly noisy.
 # Darcy forward: elliptical slice sampling with the observed a as exact sign constraints (the exact posterior, no
-# likelihood std); on validation samples 0-3, 8 chains x 20000 steps thinned by 50 mixed on all four (worst split
-# R-hat 1.034; pCN: 16 of 20 test samples at 4 chains x 40000); the default doubles the length and the thinning.
+# likelihood std), checked on validation samples 0-3 at one setting, 8 chains x 20000 steps thinned by 50: mixed on
+# all four (worst split R-hat 1.034; benchmarks/results/bayes_darcy_forward_val.md; pCN had mixed on 16 of 20 test
+# samples at 4 chains x 40000); the default doubles the length and the thinning (forward-full takes it too).
 _BAYES = {
     ("darcy", "forward"): {"sampler": "elliptical", "chains": 8, "burn": 1000, "steps": 40000, "thin": 100},
     ("darcy", "inverse"): {"burn": 1500, "steps": 5000, "thin": 10, "likelihood_std": 0.3},

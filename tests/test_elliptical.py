@@ -8,7 +8,7 @@ import pytest
 
 from pde_bench import get_problem
 from pde_bench.conventions import InputError
-from piddm.evaluate.elliptical import elliptical_posterior, feasible_arc
+from piddm.evaluate.elliptical import elliptical_posterior, feasible_arc, first_bracket
 from piddm.evaluate.mcmc import PCNSettings
 from piddm.evaluate.oracle import gaussian_posterior
 from test_mcmc import Cubic, observe
@@ -32,27 +32,60 @@ def test_feasible_arc_is_exactly_the_set_of_angles_that_keep_every_constraint():
         assert not ok[near].any() or (lo == -math.pi and hi == math.pi)
     lo, hi = feasible_arc(np.zeros(0), np.zeros(0), np.zeros(0))
     assert (lo, hi) == (-math.pi, math.pi)
+    for sign in (-1.0, 1.0):  # a row of zeros constrains nothing, whatever its sign
+        assert feasible_arc(np.zeros(2), np.zeros(2), np.array([sign, 0.0])) == (-math.pi, math.pi)
 
 
-def test_darcy_one_observed_pixel_matches_the_orthant_probability():
-    # a observed exactly at one pixel j: g is Gaussian, so P(g_k >= 0 | sign g_j) = 1/2 + s arcsin(rho_jk) / pi
-    # at every other pixel k, a closed form for the posterior mean of a.
+def test_first_bracket_is_the_arc_or_murrays_random_cut_of_the_whole_circle():
+    lo, hi = np.array([-0.5, -math.pi]), np.array([0.25, math.pi])
+    b_lo, b_hi, theta = first_bracket(lo, hi, np.array([0.2, 0.2]))
+    assert (b_lo[0], b_hi[0]) == (-0.5, 0.25) and theta[0] == pytest.approx(-0.5 + 0.75 * 0.2)
+    # no constraint: t0 = 2 pi u, bracket [t0 - 2 pi, t0] (a cut fixed opposite the state is not reversible)
+    assert theta[1] == pytest.approx(0.4 * math.pi) and b_hi[1] == theta[1]
+    assert b_lo[1] == pytest.approx(theta[1] - 2 * math.pi)
+
+
+def test_darcy_two_observed_pixels_match_the_orthant_probabilities():
+    # a observed exactly at pixels i, j: g is Gaussian, so with h = s g (s the observed signs) the posterior
+    # P(g_k >= 0 | h_i >= 0, h_j >= 0) is a ratio of orthant probabilities with closed forms:
+    # P(three >= 0) = 1/8 + (asin r_ki + asin r_kj + asin r_ij) / (4 pi), P(two >= 0) = 1/4 + asin r_ij / (2 pi).
+    # Two constraints exercise the intersection of arcs.
     p, side = get_problem("darcy"), 8
     a, u = p.generate(1, side, seed=2)
+    pix = (3 * side + 4, 5 * side + 5)
     mask = np.zeros((1, 2, side, side), bool)
-    mask[0, 0, 3, 4] = True
+    mask[0, 0].flat[list(pix)] = True
     s = PCNSettings(chains=4, burn=50, steps=6000, thin=6, sampler="elliptical")
     post = elliptical_posterior(p, mask, np.stack([a, u], 1), (0.0, 0.0), s)
     d = side * side
     basis = p.level_field(np.eye(d).reshape(d, side, side)).reshape(d, -1)
     cov = basis.T @ basis
-    rho = cov[3 * side + 4] / np.sqrt(cov[3 * side + 4, 3 * side + 4] * np.diag(cov))
-    exact = 3.0 + 9.0 * (0.5 + p.level_signs(a[0, 3, 4]) * np.arcsin(np.clip(rho, -1, 1)) / math.pi)
-    err = np.abs(post["a"][0].ravel() - exact)
+    sd = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(np.maximum(sd, 1e-300), np.maximum(sd, 1e-300))
+    (i, j), signs = pix, p.level_signs(a[0].reshape(-1)[list(pix)])
+    r_ij = signs[0] * signs[1] * corr[i, j]
+    assert 0.05 < abs(corr[i, j]) < 0.95  # the two constraints interact
+    three = 0.125 + (np.arcsin(signs[0] * corr[:, i]) + np.arcsin(signs[1] * corr[:, j]) + np.arcsin(r_ij)) / (4 * math.pi)
+    exact = 3.0 + 9.0 * three / (0.25 + np.arcsin(r_ij) / (2 * math.pi))
+    free = np.ones(d, bool)
+    free[list(pix)] = False
+    err = np.abs(post["a"][0].ravel() - exact)[free]
     assert err.mean() < 0.12 and err.max() < 0.4  # a's std is about 4.5; some 3,000 effective draws
-    assert post["a"][0, 3, 4] == a[0, 3, 4] and post["exact_a"]
+    assert np.all(post["a"][0].ravel()[list(pix)] == a[0].ravel()[list(pix)]) and post["exact_a"]
     assert np.all(post["acceptance"] == 1.0) and not post["stuck"].any()
     assert post["rhat_a"][0] < 1.05 and post["solves"] == s.chains * s.steps // s.thin
+
+
+def test_fully_observed_a_gives_its_own_solution():
+    # forward-full: every pixel's sign fixed; the start must still be found and u is solve(a)
+    p, side = get_problem("darcy"), 8
+    a, u = p.generate(1, side, seed=3)
+    mask = np.zeros((1, 2, side, side), bool)
+    mask[0, 0] = True
+    post = elliptical_posterior(p, mask, np.stack([a, u], 1), (0.0, 0.0),
+                                PCNSettings(chains=2, burn=5, steps=16, thin=4, sampler="elliptical"))
+    np.testing.assert_array_equal(post["a"], a)
+    np.testing.assert_allclose(post["u"], u, atol=1e-12)
 
 
 def test_observed_a_holds_exactly_in_every_draw_and_u_fits():

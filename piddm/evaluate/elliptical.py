@@ -3,15 +3,17 @@
 The same target as :func:`piddm.evaluate.mcmc.pcn_posterior` (the posterior over the latent xi ~ N(0, I)
 given observed pixels of (a, u)), sampled by elliptical slice sampling (Murray, Adams and MacKay 2010):
 each step draws nu ~ N(0, I) and moves along the ellipse xi cos t + nu sin t, which keeps the prior
-invariant, to an angle whose likelihood exceeds a uniform level under the current one, shrinking the
-bracket of angles toward the current state until one does. There is no step size to tune and every step
-moves.
+invariant, to an angle whose likelihood exceeds a uniform level under the current one: the first angle
+t0 ~ U[0, 2 pi) with the bracket [t0 - 2 pi, t0], which is then shrunk toward the current state until an
+angle is accepted. There is no step size to tune and every step moves.
 
 Where the input is a level set of a Gaussian field linear in xi (Darcy: a = a_high where g(xi) >= 0;
 :meth:`pde_bench.problems.base.Problem.level_field`), an exactly observed a fixes the sign of g at that
 pixel: a half-space of xi. On an ellipse each half-space is an arc of half the circle, and the arcs of all
-of them meet in one arc about the current state, computed exactly; the bracket starts as that arc (as in
-the linearly constrained sampler of Gessner, Kanjilal and Hennig 2020). So the a observations hold exactly
+of them meet in one arc about the current state, computed exactly; the first angle is uniform on that arc
+and the bracket starts as the arc (as in the linearly constrained sampler of Gessner, Kanjilal and Hennig
+2020). The arc is the same set of points from any feasible state on the ellipse, so the move stays
+reversible; with no constraint the whole circle has no ends, hence the randomly placed bracket above. So the a observations hold exactly
 in every draw, with no likelihood std standing in for them: with a alone observed (Darcy forward) the
 target is the exact posterior, a Gaussian truncated to the observed signs, and no step needs a solve. Other
 observations (u; a with noise, or of a problem without a level field) enter through the Gaussian likelihood
@@ -31,7 +33,7 @@ from pde_bench.problems.base import Problem
 
 from .mcmc import PCNSettings, _check_observations, _Observed, _summarise, prior_std
 
-__all__ = ["feasible_arc", "elliptical_posterior"]
+__all__ = ["feasible_arc", "first_bracket", "elliptical_posterior"]
 
 _MAX_SHRINKS = 100  # brackets shrink geometrically toward the current state: a step that needs more stays put
 
@@ -44,7 +46,7 @@ def feasible_arc(p: np.ndarray, q: np.ndarray, signs: np.ndarray) -> tuple[np.nd
     current state (t = 0) satisfies every constraint, so |c| <= pi / 2 and the half-circles meet in the
     arc from the largest c - pi / 2 to the smallest c + pi / 2.
     """
-    active = signs != 0
+    active = (signs != 0) & (p * p + q * q > 0)  # a row of zeros constrains nothing
     centre = np.arctan2(signs * q, signs * p)
     lo = np.where(active, centre - math.pi / 2, -math.pi).max(axis=-1, initial=-math.pi)
     hi = np.where(active, centre + math.pi / 2, math.pi).min(axis=-1, initial=math.pi)
@@ -59,7 +61,7 @@ def _constraints(problem: Problem, mask: np.ndarray, values: np.ndarray, noise: 
     d = int(np.prod(shape))
     if noise[0] != 0 or not mask[:, 0].any() or problem.level_field(np.zeros((1, *shape))) is None:
         return None
-    basis = problem.level_field(np.eye(d).reshape(d, *shape)).reshape(d, -1)  # column k: g of the unit vector e_k
+    basis = problem.level_field(np.eye(d).reshape(d, *shape)).reshape(d, -1)  # row k: g of the unit vector e_k
     m = int(mask[:, 0].reshape(n, -1).sum(axis=1).max())
     rows, signs = np.zeros((n, m, d)), np.zeros((n, m))
     for i in range(n):
@@ -69,22 +71,26 @@ def _constraints(problem: Problem, mask: np.ndarray, values: np.ndarray, noise: 
     return rows, signs
 
 
-def _feasible_starts(rows: np.ndarray, signs: np.ndarray, xi: np.ndarray) -> np.ndarray:
-    """Prior draws xi (n, c, d) moved the least (in the prior's metric) to satisfy every constraint: g at the
-    constrained pixels set to its own magnitude (at least 0.05 of its prior std) with the observed sign."""
+def _feasible_starts(rows: np.ndarray, signs: np.ndarray, xi: np.ndarray, rounds: int = 20) -> np.ndarray:
+    """Prior draws xi (n, c, d) moved the least to satisfy every constraint: g at the constrained pixels set
+    to its own magnitude (at least 0.05 of its prior std) with the observed sign, by minimum-norm steps,
+    repeated while rounding (or a rank-deficient set of rows) leaves a constraint unmet."""
     out = xi.copy()
     for i in range(len(xi)):
         keep = signs[i] != 0
         if not keep.any():
             continue
         rows_i, s = rows[i, keep], signs[i, keep]
-        g = xi[i] @ rows_i.T
         floor = 0.05 * np.sqrt((rows_i**2).sum(axis=1))
-        target = s * np.maximum(np.abs(g), floor)
-        gram = rows_i @ rows_i.T
-        out[i] = xi[i] + np.linalg.lstsq(gram, (target - g).T, rcond=None)[0].T @ rows_i
-        if not (s * (out[i] @ rows_i.T) > 0).all():
-            raise InputError("elliptical: no latent satisfies the observed a pixels (conflicting observations)")
+        pinv = np.linalg.pinv(rows_i)
+        for _ in range(rounds):
+            g = out[i] @ rows_i.T
+            if (s * g > 0).all():
+                break
+            out[i] += (s * np.maximum(np.abs(g), floor) - g) @ pinv.T
+        else:
+            raise InputError(f"elliptical: no latent found that satisfies all {int(keep.sum())} observed a pixels "
+                             "(conflicting or too many observations); try bayes.sampler=pcn")
     return out
 
 
@@ -138,7 +144,8 @@ def elliptical_posterior(problem: Problem, mask, values, noise, settings: PCNSet
                                   signs[:, None])
         else:
             lo, hi = np.full((n, c), -math.pi), np.full((n, c), math.pi)
-        tries, moved = _slice_step(obs, xi, nu, lo, hi, level, scale, rngs, a, resid, u_now)
+        lo, hi, theta = first_bracket(lo, hi, np.stack([rng.random(c) for rng in rngs]))
+        tries, moved = _slice_step(obs, xi, nu, theta, lo, hi, level, scale, rngs, a, resid, u_now)
         stale |= moved
         if t >= s.burn:
             proposals += tries
@@ -156,16 +163,28 @@ def elliptical_posterior(problem: Problem, mask, values, noise, settings: PCNSet
             on_progress(t + 1 - reported)
             reported = t + 1
     out = _summarise(store_a, store_u, mask & (noise == 0)[None, :, None, None], s.members)
-    out.update(acceptance=s.steps / np.maximum(proposals, 1), stuck=stuck, exact_a=constraints is not None,
+    out.update(acceptance=(s.steps - stuck) / np.maximum(proposals, 1), stuck=stuck, exact_a=constraints is not None,
                solves=obs.solves / n, seconds=time.perf_counter() - t0)
     return out
 
 
-def _slice_step(obs: _Observed, xi, nu, lo, hi, level, scale, rngs, a, resid, u_now):
-    """One elliptical slice step of every chain, in place on xi (and a, resid, u_now where the likelihood
-    needed them). Returns the proposals made (n, c) and which chains moved."""
+def first_bracket(lo: np.ndarray, hi: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first angle and the bracket of a step, from the feasible arcs [lo, hi] and uniforms ``unit`` in [0, 1).
+
+    On an arc with ends (a constraint holds) the angle is uniform on it and the arc is the bracket. On the
+    whole circle (lo = -pi, hi = pi: no constraint) the angle t0 = 2 pi unit and the bracket [t0 - 2 pi, t0],
+    as Murray, Adams and MacKay: a bracket cut at a fixed point opposite the state would not be reversible.
+    """
+    whole = (lo <= -math.pi) & (hi >= math.pi)
+    theta = np.where(whole, 2 * math.pi * unit, lo + (hi - lo) * unit)
+    return np.where(whole, theta - 2 * math.pi, lo), np.where(whole, theta, hi), theta
+
+
+def _slice_step(obs: _Observed, xi, nu, theta, lo, hi, level, scale, rngs, a, resid, u_now):
+    """One elliptical slice step of every chain from first angles theta and brackets [lo, hi], in place on xi
+    (and a, resid, u_now where the likelihood needed them). Returns the proposals made (n, c) and which
+    chains moved."""
     n, c = xi.shape[:2]
-    theta = _uniform(rngs, lo, hi)
     tries, moved = np.zeros((n, c)), np.zeros((n, c), dtype=bool)
     if not obs.size:  # no likelihood: the first angle of the feasible arc is accepted
         xi[:] = xi * np.cos(theta)[..., None] + nu * np.sin(theta)[..., None]
