@@ -65,7 +65,8 @@ def test_darcy_two_observed_pixels_match_the_orthant_probabilities():
     (i, j), signs = pix, p.level_signs(a[0].reshape(-1)[list(pix)])
     r_ij = signs[0] * signs[1] * corr[i, j]
     assert 0.05 < abs(corr[i, j]) < 0.95  # the two constraints interact
-    three = 0.125 + (np.arcsin(signs[0] * corr[:, i]) + np.arcsin(signs[1] * corr[:, j]) + np.arcsin(r_ij)) / (4 * math.pi)
+    three = 0.125 + (np.arcsin(signs[0] * corr[:, i]) + np.arcsin(signs[1] * corr[:, j])
+                     + np.arcsin(r_ij)) / (4 * math.pi)
     exact = 3.0 + 9.0 * three / (0.25 + np.arcsin(r_ij) / (2 * math.pi))
     free = np.ones(d, bool)
     free[list(pix)] = False

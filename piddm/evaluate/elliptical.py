@@ -13,11 +13,12 @@ pixel: a half-space of xi. On an ellipse each half-space is an arc of half the c
 of them meet in one arc about the current state, computed exactly; the first angle is uniform on that arc
 and the bracket starts as the arc (as in the linearly constrained sampler of Gessner, Kanjilal and Hennig
 2020). The arc is the same set of points from any feasible state on the ellipse, so the move stays
-reversible; with no constraint the whole circle has no ends, hence the randomly placed bracket above. So the a observations hold exactly
-in every draw, with no likelihood std standing in for them: with a alone observed (Darcy forward) the
-target is the exact posterior, a Gaussian truncated to the observed signs, and no step needs a solve. Other
-observations (u; a with noise, or of a problem without a level field) enter through the Gaussian likelihood
-of :class:`piddm.evaluate.mcmc.PCNSettings`, tempered during burn-in as there.
+reversible (with no constraint the circle has no ends: hence the randomly placed bracket above). The a
+observations thus hold exactly in every draw, with no likelihood std standing in for them: with a alone
+observed (Darcy forward) the target is the exact posterior, a Gaussian truncated to the observed signs,
+and no step needs a solve. Other observations (u; a with noise, or of a problem without a level field)
+enter through the Gaussian likelihood of :class:`piddm.evaluate.mcmc.PCNSettings`, tempered during
+burn-in as there.
 """
 
 from __future__ import annotations
