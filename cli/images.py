@@ -103,8 +103,8 @@ def distill_images(images, teacher, out, data_dir, classifier, inception, points
 
     exp = _image_experiment(images, teacher, out, data_dir, classifier, inception, points=points, distance=distance,
                             lpips_weights=None if lpips_weights is None else str(lpips_weights), split=split,
-                            steps=steps, minutes=minutes, batch=batch, lr=lr, samples=samples, eval_batch=eval_batch, seed=seed, device=device, resume=resume,
-                            overwrite=overwrite, evaluate_only=evaluate_only)
+                            steps=steps, minutes=minutes, batch=batch, lr=lr, samples=samples, eval_batch=eval_batch,
+                            seed=seed, device=device, resume=resume, overwrite=overwrite, evaluate_only=evaluate_only)
     with bars() as b:
         done = run_images(exp, progress=b.task, training_bar=b.training)
     if done is None:

@@ -161,16 +161,3 @@ def test_nonlinear_posterior_mean_matches_quadrature():
     # unobserved pixels keep the prior (mean 0). Whole-state moves shrink toward tight observations, so they
     # mix slower than pCN's informed moves (at a likelihood std of 0.3: split R-hat 1.28)
     assert np.abs(post["a"][0][~mask[0, 1]]).mean() < 0.15 and post["rhat_a"][0] < 1.2
-
-
-def test_seeded_and_batch_shapes():
-    p = get_problem("darcy")
-    a, u = p.generate(2, 8, seed=1)
-    mask, values = observe(a, u, np.random.default_rng(0), 3, 2, (0.0, 0.0))
-    s = PCNSettings(chains=2, burn=10, steps=8, thin=2, members=3, seed=4, sampler="elliptical")
-    one, two = (elliptical_posterior(p, mask, values, (0.0, 0.0), s) for _ in range(2))
-    for key, value in one.items():
-        if isinstance(value, np.ndarray):
-            assert value.shape[0] == 2, key
-            np.testing.assert_array_equal(value, two[key])
-    assert one["acceptance"].shape == one["stuck"].shape == (2, 2) and one["a_members"].shape == (2, 3, 8, 8)

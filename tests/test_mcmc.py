@@ -8,6 +8,7 @@ import pytest
 from pde_bench import get_problem
 from pde_bench.conventions import InputError
 from pde_bench.problems.base import Problem, as_batch
+from piddm.evaluate.elliptical import elliptical_posterior
 from piddm.evaluate.mcmc import PCNSettings, ess_bulk, pcn_posterior, split_rhat
 from piddm.evaluate.oracle import gaussian_posterior
 
@@ -209,14 +210,16 @@ def test_darcy_posterior_fits_its_observations():
     assert post["solves"] >= s.chains * (s.burn + s.steps)
 
 
-def test_seeded_and_batch_shapes():
+@pytest.mark.parametrize("sampler, posterior, per_chain", [("pcn", pcn_posterior, "beta"),
+                                                          ("elliptical", elliptical_posterior, "stuck")])
+def test_seeded_and_batch_shapes(sampler, posterior, per_chain):
     p = get_problem("darcy")
     a, u = p.generate(2, 8, seed=1)
     mask, values = observe(a, u, np.random.default_rng(0), 3, 2, (0.0, 0.0))
-    s = PCNSettings(chains=2, burn=10, steps=8, thin=2, members=3, seed=4)
-    one, two = (pcn_posterior(p, mask, values, (0.0, 0.0), s) for _ in range(2))
+    s = PCNSettings(chains=2, burn=10, steps=8, thin=2, members=3, seed=4, sampler=sampler)
+    one, two = (posterior(p, mask, values, (0.0, 0.0), s) for _ in range(2))
     for key, value in one.items():
         if isinstance(value, np.ndarray):
             assert value.shape[0] == 2, key
             np.testing.assert_array_equal(value, two[key])
-    assert one["acceptance"].shape == one["beta"].shape == (2, 2) and one["a_members"].shape == (2, 3, 8, 8)
+    assert one["acceptance"].shape == one[per_chain].shape == (2, 2) and one["a_members"].shape == (2, 3, 8, 8)

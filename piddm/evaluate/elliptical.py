@@ -32,7 +32,7 @@ import numpy as np
 from pde_bench.conventions import InputError
 from pde_bench.problems.base import Problem
 
-from .mcmc import PCNSettings, _check_observations, _Observed, _summarise, prior_std
+from .mcmc import PCNSettings, _check_observations, _Observed, _summarise, _Tempering, refresh_stale
 
 __all__ = ["feasible_arc", "first_bracket", "elliptical_posterior"]
 
@@ -114,12 +114,9 @@ def elliptical_posterior(problem: Problem, mask, values, noise, settings: PCNSet
     if constraints is not None:
         lik_mask[:, 0] = False  # imposed exactly, not through the likelihood
     obs = _Observed(problem, lik_mask, values)
-    prior = np.asarray(prior_std(problem, n_side))
-    target = np.where(noise == 0, s.likelihood_std * prior, noise)
-    start = np.maximum(target, prior)
+    temper = _Tempering(problem, n_side, noise, s)
     d = int(np.prod(obs.shape))
     rngs = [np.random.default_rng([int(s.seed), i]) for i in range(n)]
-    n_anneal = int(round(s.anneal * s.burn))
 
     xi = np.stack([rng.standard_normal((c, d)) for rng in rngs])
     if constraints is not None:
@@ -134,8 +131,7 @@ def elliptical_posterior(problem: Problem, mask, values, noise, settings: PCNSet
     store_u = np.empty_like(store_a)
     total, reported, every = s.burn + s.steps, 0, max(1, (s.burn + s.steps) // 100)
     for t in range(total):
-        std = target**(t / n_anneal) * start ** (1.0 - t / n_anneal) if t < n_anneal else target
-        scale = obs.scale(std)[:, None]
+        scale = obs.scale(temper.std(t))[:, None]
         nu = np.stack([rng.standard_normal((c, d)) for rng in rngs])
         level = (-0.5 * ((resid / scale) ** 2).sum(axis=-1)
                  + np.log(np.stack([rng.random(c) for rng in rngs])))
@@ -153,12 +149,7 @@ def elliptical_posterior(problem: Problem, mask, values, noise, settings: PCNSet
             stuck += ~moved
             k, r = divmod(t - s.burn + 1, s.thin)
             if r == 0:
-                if stale.any():
-                    a_fresh, u_fresh = obs.fields(xi[stale], not obs.needs_u)
-                    a[stale] = a_fresh
-                    if not obs.needs_u:
-                        u_now[stale] = u_fresh
-                    stale[:] = False
+                refresh_stale(obs, xi, stale, a, u_now)
                 store_a[:, :, k - 1], store_u[:, :, k - 1] = a, u_now
         if on_progress and (t + 1 - reported >= every or t + 1 == total):
             on_progress(t + 1 - reported)

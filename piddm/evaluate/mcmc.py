@@ -405,13 +405,11 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
     s = settings.check()
     mask, values, noise = _check_observations(mask, values, noise)
     n, n_side, c = len(mask), mask.shape[-1], s.chains
-    prior = np.asarray(prior_std(problem, n_side))
-    target = np.where(noise == 0, s.likelihood_std * prior, noise)
-    start = np.maximum(target, prior)
+    temper = _Tempering(problem, n_side, noise, s)
     obs = _Observed(problem, mask, values)
     d = int(np.prod(obs.shape))
     rngs = [np.random.default_rng([int(s.seed), i]) for i in range(n)]
-    n_anneal = int(round(s.anneal * s.burn))
+    n_anneal = temper.steps
     linearise_at = {n_anneal // 2, n_anneal} if s.precondition and s.burn and obs.size else set()
     avg_from = s.burn - max(1, (s.burn - n_anneal) // 2)  # average log steps over the last half after tempering
 
@@ -429,7 +427,7 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
     stale = np.full((n, c), not obs.needs_u)  # chains whose stored u must be solved again
     total, reported, every = s.burn + s.steps, 0, max(1, (s.burn + s.steps) // 100)
     for t in range(total):
-        std = target**(t / n_anneal) * start ** (1.0 - t / n_anneal) if t < n_anneal else target
+        std = temper.std(t)
         scale = obs.scale(std)[:, None]
         if t in linearise_at:
             propose.linearise(obs, xi, s.fd_step)
@@ -462,9 +460,7 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
             accepted += take
             k, r = divmod(t - s.burn + 1, s.thin)
             if r == 0:
-                if stale.any():
-                    u_now[stale] = obs.fields(xi[stale], True)[1]
-                    stale[:] = False
+                refresh_stale(obs, xi, stale, a, u_now)
                 store_a[:, :, k - 1], store_u[:, :, k - 1] = a, u_now
         if on_progress and (t + 1 - reported >= every or t + 1 == total):
             on_progress(t + 1 - reported)
@@ -474,6 +470,34 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
     out.update(acceptance=accepted / s.steps, beta=np.exp(log_b[..., 0]), beta_informed=informed,
                solves=obs.solves / n, seconds=time.perf_counter() - t0)
     return out
+
+
+class _Tempering:
+    """The likelihood std (2,) of step t: geometric from the channels' prior std (or the target, if
+    larger) down to the target (``likelihood_std`` × prior std for exact channels, the noise std for
+    noisy ones) over the first ``anneal`` share of the burn-in, the target after."""
+
+    def __init__(self, problem: Problem, n_side: int, noise: np.ndarray, s: PCNSettings):
+        prior = np.asarray(prior_std(problem, n_side))
+        self.target = np.where(noise == 0, s.likelihood_std * prior, noise)
+        self.start = np.maximum(self.target, prior)
+        self.steps = int(round(s.anneal * s.burn))
+
+    def std(self, t: int) -> np.ndarray:
+        if t >= self.steps:
+            return self.target
+        return self.target ** (t / self.steps) * self.start ** (1.0 - t / self.steps)
+
+
+def refresh_stale(obs: _Observed, xi: np.ndarray, stale: np.ndarray, a: np.ndarray, u_now: np.ndarray) -> None:
+    """Bring the fields a and u (n, c, N, N) of the chains marked ``stale`` up to their states xi, in place:
+    a from the generator, u by a solve where the likelihood did not already need it."""
+    if stale.any():
+        a_fresh, u_fresh = obs.fields(xi[stale], not obs.needs_u)
+        a[stale] = a_fresh
+        if not obs.needs_u:
+            u_now[stale] = u_fresh
+        stale[:] = False
 
 
 def _summarise(store_a: np.ndarray, store_u: np.ndarray, skip: np.ndarray, members: int) -> dict:
