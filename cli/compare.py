@@ -40,6 +40,8 @@ def compare(
     max_panels: int = typer.Option(4, "--max-panels", help="per-sample PNG panels per method (first samples)"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:k]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
+    resume: bool = typer.Option(False, "--resume", help="reuse the methods an unfinished run of the same command "
+                                "finished (same settings, samples, masks, models and device); solve the rest"),
 ):
     """Compare PIDDM with DiffusionPDE, DPS, ECI-sampling and D-Flow on the same teacher, data and masks."""
     from piddm.compare.solve import run
@@ -48,10 +50,11 @@ def compare(
 
     task = _checked_task(task, observed)
     if task == "generate":
-        _refuse_observation_flags(observed, obs_noise, mask_seed, max_panels)
+        _refuse_observation_flags(observed, obs_noise, mask_seed, max_panels, resume)
         return _generate(pde, test, split, method, setting, student, teacher, data, out, device, overwrite, input_file)
     opts = _solve_options(pde, task, observed, test, split, input_file, method, setting, student, teacher, data, out,
                           obs_noise, mask_seed, max_panels, device, overwrite)
+    opts.resume = resume
     with bars() as b:
         comparison, folder = run(opts, progress=b.task)
     typer.echo(comparison.markdown())
@@ -70,11 +73,12 @@ def _checked_task(task: str, observed: float) -> str:
     return "reconstruction" if task == "reconstruct" else task
 
 
-def _refuse_observation_flags(observed, obs_noise, mask_seed, max_panels) -> None:
+def _refuse_observation_flags(observed, obs_noise, mask_seed, max_panels, resume) -> None:
     from pde_bench.conventions import InputError
 
     unused = [flag for flag, value, default in (("--observed", observed, 3.0), ("--obs-noise", obs_noise, 0.0),
-                                                ("--mask-seed", mask_seed, 0), ("--max-panels", max_panels, 4))
+                                                ("--mask-seed", mask_seed, 0), ("--max-panels", max_panels, 4),
+                                                ("--resume", resume, False))
               if value != default]
     if unused:
         raise InputError(f"{', '.join(unused)}: no meaning for --task generate (no observations)")

@@ -170,3 +170,48 @@ def test_compare_generate_scores_every_generator_on_the_same_noise(tiny_models, 
     _one_line(_piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--task", "generate", "--test", "5:9",
                      "-o", tmp_path / "g2"), "use 0:N")
     assert not (tmp_path / "g2").exists()
+
+
+def test_compare_resume_reuses_the_methods_an_interrupted_run_finished(tiny_models, tmp_path, monkeypatch, capsys):
+    """A run stopped after some methods keeps them staged; ``--resume`` reuses them (same key) and solves the rest;
+    a changed setting solves that method again; the staging folder goes once the report is written."""
+    import json
+    from dataclasses import replace
+
+    from piddm.solve import METHODS
+
+    teacher, student, data = tiny_models("darcy")
+    out = tmp_path / "cmp"
+    args = ["compare", "--pde", "darcy", "--task", "forward", "--student", student, "--teacher", teacher, "--data",
+            data, "--test", "0:2", "--observed", "10", "--device", "cpu", "--max-panels", "0", "-o", out, "--method",
+            "piddm", "--method",
+            "eci", "--method", "kriging", "--set", "piddm.starts=1", "--set", "piddm.iters=2", "--set",
+            "piddm.polish=0", "--set", "eci.steps=4"]
+
+    def boom(*a, **k):
+        raise RuntimeError("stopped")
+
+    real = {m: METHODS[m] for m in ("piddm", "eci", "kriging")}
+    monkeypatch.setitem(METHODS, "kriging", replace(real["kriging"], solve=boom))
+    with pytest.raises(RuntimeError, match="stopped"):
+        _piddm(monkeypatch, capsys, *args)
+    staged = tmp_path / ".cmp.partial"
+    assert not out.exists()
+    assert sorted(p.name for p in staged.iterdir()) == ["eci.json", "eci.npz", "piddm.json", "piddm.npz"]
+    first = json.loads((staged / "piddm.json").read_text())
+
+    monkeypatch.setitem(METHODS, "kriging", real["kriging"])
+    monkeypatch.setitem(METHODS, "piddm", replace(real["piddm"], solve=boom))  # must be reused, not solved
+    code, report, err = _piddm(monkeypatch, capsys, *args[:-1], "eci.steps=5", "--resume")  # eci changed: solved
+    assert code == 0, err
+    assert "PIDDM: reused from an unfinished run" in report and "ECI-sampling: reused" not in report
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {r["method"] for r in metrics["rows"]} == {"piddm", "eci", "kriging"}
+    piddm = next(r for r in metrics["rows"] if r["method"] == "piddm")
+    assert piddm["cost"]["s_per_sample"] == pytest.approx(first["seconds"] / 2)
+    assert not staged.exists()
+
+    monkeypatch.setitem(METHODS, "piddm", real["piddm"])
+    code, _, err = _piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--task", "generate", "--resume",
+                          "-o", tmp_path / "g")
+    assert code == 2 and "--resume" in err and not (tmp_path / "g").exists()

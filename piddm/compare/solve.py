@@ -51,6 +51,7 @@ class SolveOptions:
     max_panels: int = 100
     device: str = "auto"
     overwrite: bool = False
+    resume: bool = False  # reuse the methods an unfinished run of the same output staged (piddm.compare.staging)
 
     def check(self) -> None:
         from ..solve import METHODS
@@ -145,6 +146,7 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
     from ..solve.observation import Observation, parse_observe, read_observation
     from ..solve.then_solver import result_key
     from ..solve.train_split import split_fields
+    from .staging import Staging
     from pde_bench import get_problem
 
     opts.check()
@@ -195,7 +197,7 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
         obs = Observation.from_specs(specs, truth["a"], truth["u"], seed=opts.mask_seed, start=int(ids[0]),
                                      noise=opts.obs_noise)
         source = f"{data_dir} ({opts.split} {ids[0]}:{ids[-1] + 1})"
-    train = None
+    train = train_dir = None
     if any(m.needs_train for m in methods):
         from ..solve.train_split import TrainSplit
         from .data import evaluation_data
@@ -215,6 +217,12 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
     options = {**asdict(opts), "pde": name, "task": task, "source": source, "student": str(model.path),
                "teacher": None if teacher is None else str(teacher.path)}
     prov = provenance({**options, "device": str(device)})
+    staging = Staging(out, obs, ids, device, {"student": model.path, "teacher": teacher and teacher.path,
+                                              "data": opts.input_file or data_dir,
+                                              "train": train_dir}, str(prov["git_commit"]))
+    if not opts.resume:
+        staging.clear()
+    options["resumed"] = {}
     with atomic_output(out, overwrite=opts.overwrite) as tmp:
         tmp.mkdir(parents=True)
         scored = []
@@ -222,8 +230,13 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
             # only a generative method sets the budget; without one, a time-matched method runs to its own stop
             reference = next((r.seconds_per_sample for q, r, _ in scored if q.role == "generative"), None)
             s = m.fair(settings[m.name], reference)
-            bar = progress(f"{m.label} ({task})", len(obs)) if progress else None
-            result = m.solve(context, obs, s, ids, bar)
+            staged = staging.load(m.name, s) if opts.resume else None
+            if staged is not None:
+                result, options["resumed"][m.label] = staged
+            else:
+                bar = progress(f"{m.label} ({task})", len(obs)) if progress else None
+                result = m.solve(context, obs, s, ids, bar)
+                staging.save(m.name, s, result)
             context.cache[result_key(m.name, s, obs)] = result  # a "then the solver" variant reuses it
             scored.append((m, result, _score_and_save(tmp, m, s, result, context, obs, truth, ids, task, prov,
                                                       opts.max_panels, progress)))
@@ -231,6 +244,7 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
         comparison = _comparison(name, res, task, obs, source, scored, settings, options, prov, model, train, truth)
         comparison.write(tmp)
         _figures(tmp, comparison, scored, truth, context, task, res)
+    staging.clear()
     return comparison, out
 
 
@@ -484,6 +498,9 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
     notes = [f"{len(obs)} samples from {source}; observed {observed}; {noise}."]
     if headline:
         notes.append(headline)
+    for label, made in options.get("resumed", {}).items():
+        notes.append(f"{label}: reused from an unfinished run of this comparison (--resume; solved at commit "
+                     f"{made['commit']}, {made['made']}).")
     from ..defaults import preset, tuned
 
     weighted = ("piddm", "physics", "dpde", "dps", "eci", "dflow")  # methods with free weights to tune
