@@ -3,7 +3,8 @@
 Each method gets the same number of candidate settings per (problem, task) as PIDDM had (six:
 benchmarks/solve_tuning.py), scored on validation samples 0:N with mask seed 1 (test reports use
 seed 0) by the error of the wanted field(s), the score of ``benchmarks/solve_tuning.py``. Rows
-are appended to a JSON-lines log as they finish (a stopped run keeps what it did); ``--table``
+are appended to a JSON-lines log as they finish (a stopped run keeps what it did, and the same command
+run again skips the candidates already logged); ``--table``
 writes the markdown and prints the winners for ``piddm.defaults``.
 
     python benchmarks/guidance_tuning.py --pde darcy --tasks forward inverse --n 8 --log runs/gt/darcy.jsonl
@@ -71,6 +72,9 @@ def tune(args) -> None:
             inherit = _dps_winner(log, model.problem.name, task) if method == "dpde" else {}
             for cand in grid[method]:
                 cand = {**inherit, **cand}
+                if _logged(log, model.problem.name, task, method, args.tag, cand, args.n):
+                    print(f"{task:15s} {method:6s} {cand}: in the log already", file=sys.stderr, flush=True)
+                    continue
                 settings = m.make_settings(args.pde, task, {**cand, **json.loads(args.fixed or "{}")})
                 t0 = time.perf_counter()
                 res = m.solve(ctx, obs, settings, np.arange(args.n))
@@ -84,6 +88,16 @@ def tune(args) -> None:
                     f.write(json.dumps(row) + "\n")
                 print(f"{task:15s} {method:6s} {cand} score {row['score']:.4f} ({row['s_per_sample']:.1f} s/sample)",
                       file=sys.stderr, flush=True)
+
+
+def _logged(log: Path, problem: str, task: str, method: str, tag: str, cand: dict, n: int) -> bool:
+    """Whether the log holds this candidate already (a stopped run is continued by running it again)."""
+    if not log.exists():
+        return False
+    key = (problem, task, method, tag, json.dumps(cand, sort_keys=True), n)
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return any((r["problem"], r["task"], r["method"], r.get("tag", ""), r["settings"], r["samples"]) == key
+               for r in rows)
 
 
 def _dps_winner(log: Path, problem: str, task: str) -> dict:

@@ -104,6 +104,22 @@ def test_eci_output_satisfies_its_constraint_exactly_and_counts_its_calls():
         sample_eci(d, eps, sig, lambda x: x, resample=2)
 
 
+def test_eci_with_an_exact_gaussian_denoiser_follows_the_kept_noise_recursion():
+    """ECI's interpolation x = x̂ + σ_{i+1} ε reuses the *starting* ε, so for data N(0, s²) and the exact
+    denoiser D = s² / (s² + σ²) x the output is β ε with β_{i+1} = c_{i+1} (β_i + σ_{i+1}), not the ODE's
+    s ε: a grid dense at small σ inflates it (the ECI rows of docs/compare.md)."""
+    s = 0.3
+    exact = lambda x, sig: s * s / (s * s + sig.view(-1, 1, 1, 1) ** 2) * x  # noqa: E731
+    sig = karras_sigmas(200)
+    eps = torch.randn(3, 2, 4, 4, dtype=torch.float64)
+    out = sample_eci(exact, eps, sig, lambda x: x, mix=1, resample=None).x
+    beta = 0.0
+    for i in range(len(sig) - 1):
+        beta = s * s / (s * s + float(sig[i]) ** 2) * (beta + float(sig[i]))
+    assert torch.allclose(out, beta * eps, rtol=1e-10)
+    assert beta > 3 * s  # the inflation is the algorithm's, with no network error in it
+
+
 def test_original_darcy_stencil_floors_at_the_forcing_on_ground_truth(generated):
     """DiffusionPDE's index-unit stencil misses 1/h², so ground truth scores about f at every node."""
     a, u = generated("darcy", 32)
