@@ -56,6 +56,8 @@ def solve(
     max_panels: int = typer.Option(100, "--max-panels", help="PNG panels per method (first samples)"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:k]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
+    resume: bool = typer.Option(False, "--resume", help="reuse the methods an unfinished run of the same command "
+                                "finished (same settings, samples, masks, models and device); solve the rest"),
 ):
     """Solve forward / inverse / reconstruction problems from partial observations, with uncertainty."""
     from piddm.compare.solve import SolveOptions, parse_settings, run
@@ -75,7 +77,7 @@ def solve(
                         methods=list(method),
                         settings=parse_settings(setting, {k: {f: v for f, v in d.items() if v is not None}
                                                           for k, d in settings.items()}, list(method)),
-                        max_panels=max_panels, device=device, overwrite=overwrite)
+                        max_panels=max_panels, device=device, overwrite=overwrite, resume=resume)
     with bars() as b:
         comparison, folder = run(opts, progress=b.task)
     typer.echo(comparison.markdown())
