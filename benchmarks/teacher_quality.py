@@ -3,8 +3,9 @@
     python benchmarks/teacher_quality.py --teacher piddm/reference/darcy/teacher.pt --data data/darcy-32
 
 Draws as many Heun samples as ``--n`` (default 256, Heun-18 = 35 network calls each) and
-compares them with the test split; the floor rows are the test split's own residual and the
-MMSE / SMSE between 256 training samples and the test split. Writes
+compares them with the test split; the floor rows are the test split's own residual and
+amplitudes (RMS fluctuation about the training mean / the training RMS: a teacher that shrinks its
+draws scores below the data) and the MMSE / SMSE between 256 training samples and the test split. Writes
 benchmarks/results/teacher_quality_<pde>.{md,json}.
 """
 
@@ -40,9 +41,11 @@ def main() -> None:
     fl = floors(ref)
     rows.append({"method": "ground truth (test split) / finite-sample floor", "nfe": "-", "grad_evals": "-",
                  "ms_per_sample": "-", "batch": "-", **{k: fl[k] for k in ("residual", "residual_median", "bc",
-                                                                          "mmse", "smse")}})
+                                                                          "amplitude_a", "amplitude_u", "mmse",
+                                                                          "smse")}})
     name = teacher.problem.name
-    cols = ["method", "nfe", "ms_per_sample", "batch", "residual", "residual_median", "bc", "mmse", "smse"]
+    cols = ["method", "nfe", "ms_per_sample", "batch", "residual", "residual_median", "bc", "amplitude_a", "amplitude_u",
+            "mmse", "smse"]
     text = write_table(RESULTS, f"teacher_quality_{name}", f"Teacher quality: {name} {teacher.resolution}^2, "
                        f"{teacher.info.backbone['backbone']}/{teacher.info.backbone['preset']}, {args.n} samples",
                        cols, rows, vars(args) | {"threads": torch.get_num_threads(), "floor": fl,
