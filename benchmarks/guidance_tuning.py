@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from solve_tuning import TASKS, score
 
+from pde_bench.conventions import provenance
 from piddm.report.tables import write_table
 
 RESULTS = Path(__file__).parent / "results"
@@ -65,6 +66,7 @@ def tune(args) -> None:
     grid = {**GRID, **json.loads(args.grid)} if args.grid else GRID
     log = Path(args.log)
     log.parent.mkdir(parents=True, exist_ok=True)
+    commit = provenance({})["git_commit"]
     for task in args.tasks:
         obs = Observation.from_specs([parse_observe(s) for s in TASKS[task]], truth["a"], truth["u"], seed=1)
         for method in args.methods:
@@ -72,10 +74,10 @@ def tune(args) -> None:
             inherit = _dps_winner(log, model.problem.name, task) if method == "dpde" else {}
             for cand in grid[method]:
                 cand = {**inherit, **cand}
-                if _logged(log, model.problem.name, task, method, args.tag, cand, args.n):
+                settings = m.make_settings(args.pde, task, {**cand, **json.loads(args.fixed or "{}")})
+                if _logged(log, model.problem.name, task, method, args.tag, settings.to_dict(), args.n):
                     print(f"{task:15s} {method:6s} {cand}: in the log already", file=sys.stderr, flush=True)
                     continue
-                settings = m.make_settings(args.pde, task, {**cand, **json.loads(args.fixed or "{}")})
                 t0 = time.perf_counter()
                 res = m.solve(ctx, obs, settings, np.arange(args.n))
                 means, _ = summarise({k: v for k, v in score_solve(physics, res, obs, truth).items() if k != "failed"})
@@ -83,21 +85,23 @@ def tune(args) -> None:
                        "settings": json.dumps(cand, sort_keys=True), "samples": args.n, "score": score(task, means),
                        "err_a": means.get("err_a"), "err_u": means.get("err_u"), "residual": means.get("residual"),
                        "nfe": res.nfe, "grad_evals": res.grad_evals, "s_per_sample": res.seconds_per_sample,
-                       "wall_s": time.perf_counter() - t0, "resolved": settings.to_dict()}
+                       "wall_s": time.perf_counter() - t0, "resolved": settings.to_dict(), "commit": commit}
                 with log.open("a") as f:
                     f.write(json.dumps(row) + "\n")
                 print(f"{task:15s} {method:6s} {cand} score {row['score']:.4f} ({row['s_per_sample']:.1f} s/sample)",
                       file=sys.stderr, flush=True)
 
 
-def _logged(log: Path, problem: str, task: str, method: str, tag: str, cand: dict, n: int) -> bool:
-    """Whether the log holds this candidate already (a stopped run is continued by running it again)."""
+def _logged(log: Path, problem: str, task: str, method: str, tag: str, resolved: dict, n: int) -> bool:
+    """Whether the log holds this candidate already, at the same resolved settings (``--fixed`` included):
+    a stopped run is continued by running it again."""
     if not log.exists():
         return False
-    key = (problem, task, method, tag, json.dumps(cand, sort_keys=True), n)
+    same = lambda d: json.dumps(json.loads(json.dumps(d)), sort_keys=True)  # noqa: E731 (tuples as lists)
+    key = (problem, task, method, tag, same(resolved), n)
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return any((r["problem"], r["task"], r["method"], r.get("tag", ""), r["settings"], r["samples"]) == key
-               for r in rows)
+    return any((r["problem"], r["task"], r["method"], r.get("tag", ""), same(r.get("resolved", {})), r["samples"])
+               == key for r in rows)
 
 
 def _dps_winner(log: Path, problem: str, task: str) -> dict:

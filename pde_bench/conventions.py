@@ -101,8 +101,9 @@ _VERSIONED = ("piddm", "torch", "numpy", "scipy", "h5py", "xarray", "neuralopera
 
 
 def _git_commit() -> str | None:
-    """Commit of the source tree this package was imported from (``+dirty`` if a tracked file is modified;
-    results under benchmarks/results/ are outputs, not source, and do not count)."""
+    """Commit of the source tree this package was imported from (``+dirty`` if a file git does not ignore is
+    modified or new, e.g. an uncommitted script; results under benchmarks/results/ are outputs, not source,
+    and do not count)."""
     src = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
@@ -110,7 +111,7 @@ def _git_commit() -> str | None:
             capture_output=True, text=True, timeout=5, check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no", "--", ".",
+            ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=normal", "--", ".",
              ":(exclude)benchmarks/results"],
             capture_output=True, text=True, timeout=5, check=True,
         ).stdout.strip()

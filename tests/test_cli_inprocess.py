@@ -178,8 +178,10 @@ def test_compare_resume_reuses_the_methods_an_interrupted_run_finished(tiny_mode
     import json
     from dataclasses import replace
 
+    import pde_bench.conventions as conventions
     from piddm.solve import METHODS
 
+    monkeypatch.setattr(conventions, "_git_commit", lambda: "0" * 40)  # a clean tree (a dirty one is never reused)
     teacher, student, data = tiny_models("darcy")
     out = tmp_path / "cmp"
     args = ["compare", "--pde", "darcy", "--task", "forward", "--student", student, "--teacher", teacher, "--data",

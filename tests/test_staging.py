@@ -49,11 +49,25 @@ def test_a_staged_result_comes_back_exactly_and_only_under_its_key(tmp_path):
     assert stage.load("other", _Settings()) is None
     other_obs = Staging(tmp_path / "out", _obs(np.random.default_rng(1), flip=True), [0, 1], "cpu", files, "abc123")
     assert other_obs.load("m", _Settings()) is None  # other masks
-    assert Staging(tmp_path / "out", obs, [0, 2], "cpu", files, "abc").load("m", _Settings()) is None  # other ids
+    assert Staging(tmp_path / "out", obs, [0, 2], "cpu", files, "abc123").load("m", _Settings()) is None  # other ids
+    assert Staging(tmp_path / "out", obs, [0, 1], "cpu", files, "abc123").load("m", _Settings()) is not None  # same
+    assert Staging(tmp_path / "out", obs, [0, 1], "cpu", files, "abc124").load("m", _Settings()) is None  # new code
     (tmp_path / "s.pt").write_bytes(b"xy")
-    assert Staging(tmp_path / "out", obs, [0, 1], "cpu", files, "abc").load("m", _Settings()) is None  # new student
+    assert Staging(tmp_path / "out", obs, [0, 1], "cpu", files, "abc123").load("m", _Settings()) is None  # new student
+    model = tmp_path / "op.pt"
+    model.write_bytes(b"1")
+    assert stage.save("op", _Settings(), res, [model]) and stage.load("op", _Settings(), [model]) is not None
+    model.write_bytes(b"12")
+    assert stage.load("op", _Settings(), [model]) is None  # the method's own model file changed
     stage.clear()
     assert not stage.folder.exists()
+
+
+def test_a_modified_tree_never_reuses_a_staged_result(tmp_path):
+    obs = _obs(np.random.default_rng(1))
+    stage = Staging(tmp_path / "out", obs, [0, 1], "cpu", {}, "abc+dirty")
+    assert stage.save("m", _Settings(), _result(np.random.default_rng(0)))
+    assert stage.load("m", _Settings()) is None
 
 
 def test_a_result_whose_extras_cannot_be_written_is_not_staged(tmp_path):

@@ -220,8 +220,6 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
     staging = Staging(out, obs, ids, device, {"student": model.path, "teacher": teacher and teacher.path,
                                               "data": opts.input_file or data_dir,
                                               "train": train_dir}, str(prov["git_commit"]))
-    if not opts.resume:
-        staging.clear()
     options["resumed"] = {}
     with atomic_output(out, overwrite=opts.overwrite) as tmp:
         tmp.mkdir(parents=True)
@@ -230,13 +228,14 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
             # only a generative method sets the budget; without one, a time-matched method runs to its own stop
             reference = next((r.seconds_per_sample for q, r, _ in scored if q.role == "generative"), None)
             s = m.fair(settings[m.name], reference)
-            staged = staging.load(m.name, s) if opts.resume else None
+            files = m.reads(s, name, obs.task()) if m.reads else []
+            staged = staging.load(m.name, s, files) if opts.resume else None
             if staged is not None:
                 result, options["resumed"][m.label] = staged
             else:
                 bar = progress(f"{m.label} ({task})", len(obs)) if progress else None
                 result = m.solve(context, obs, s, ids, bar)
-                staging.save(m.name, s, result)
+                staging.save(m.name, s, result, files)
             context.cache[result_key(m.name, s, obs)] = result  # a "then the solver" variant reuses it
             scored.append((m, result, _score_and_save(tmp, m, s, result, context, obs, truth, ids, task, prov,
                                                       opts.max_panels, progress)))
@@ -500,7 +499,8 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
         notes.append(headline)
     for label, made in options.get("resumed", {}).items():
         notes.append(f"{label}: reused from an unfinished run of this comparison (--resume; solved at commit "
-                     f"{made['commit']}, {made['made']}).")
+                     f"{made['commit']}, {made['made']}); its seconds per sample, and any time budget taken from "
+                     "them, were measured in that run.")
     from ..defaults import preset, tuned
 
     weighted = ("piddm", "physics", "dpde", "dps", "eci", "dflow")  # methods with free weights to tune

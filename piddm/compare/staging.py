@@ -4,9 +4,11 @@ A comparison with DiffusionPDE-2000 takes CPU-hours; one stopped by a session li
 otherwise lose every method it had finished. After each method its :class:`SolveResult` is written
 (atomically) to ``.<out>.partial/<method>.npz`` (arrays) and ``.json`` (costs, extras and the key it
 was made under). A resumed run reuses a staged result only when its key matches: the method, its
-resolved settings, the sample ids, the observation masks and values (hashed), the noise, the device
-and the student / teacher / training files (path, size, mtime). The commit and time each reused
-result was made are listed in the report. The staging folder is removed once the report is written.
+resolved settings, the sample ids, the observation masks and values (hashed), the noise, the device,
+the commit of the code (a run from a modified tree, ``+dirty``, is never reused), the student /
+teacher / training files and the method's own model files (path, size, mtime). The report lists
+each reused result with the time it was made. The staging folder is removed once the report is
+written; a run without ``--resume`` leaves earlier staged results in place until then.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,16 +72,21 @@ class Staging:
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _key(self, method: str, settings) -> dict:
-        return {"method": method, "settings": _jsonable(settings.to_dict()), **self.context}
+    def _key(self, method: str, settings, files=()) -> dict:
+        return {"method": method, "settings": _jsonable(settings.to_dict()), "commit": self.commit,
+                "method_files": [_file_id(f) for f in files], **self.context}
 
-    def load(self, method: str, settings) -> tuple[SolveResult, dict] | None:
-        """The staged result of ``method`` made under the same key, with its {"commit", "made"}; else None."""
+    def load(self, method: str, settings, files=()) -> tuple[SolveResult, dict] | None:
+        """The staged result of ``method`` made under the same key, with its {"commit", "made"}; else None.
+        ``files``: the method's own model files."""
         meta_path, arr_path = self.folder / f"{method}.json", self.folder / f"{method}.npz"
-        if not (meta_path.exists() and arr_path.exists()):
+        if "+dirty" in str(self.commit) or not (meta_path.exists() and arr_path.exists()):
             return None
-        meta = json.loads(meta_path.read_text())
-        if meta.get("key") != self._key(method, settings):
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("key") != self._key(method, settings, files):
+                return None
+        except (OSError, ValueError, TypeError):
             return None
         with np.load(arr_path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in _ARRAYS}
@@ -88,13 +96,19 @@ class Staging:
                              extra=extra)
         return result, {"commit": meta["commit"], "made": meta["made"]}
 
-    def save(self, method: str, settings, result: SolveResult) -> bool:
-        """Stage ``result`` (arrays first, then the JSON that makes it count); False (nothing staged) when an
-        extra cannot be written, so a resumed run solves that method again."""
+    def save(self, method: str, settings, result: SolveResult, files=()) -> bool:
+        """Stage ``result`` (arrays first, then the JSON that makes it count). Never raises: False (nothing
+        staged, a resumed run solves the method again) when it cannot be written, with the reason on stderr."""
         try:
-            extra = {k: _jsonable(v) for k, v in result.extra.items() if not isinstance(v, np.ndarray)}
-        except TypeError:
+            self._write(method, settings, result, files)
+            return True
+        except (OSError, TypeError, ValueError) as err:
+            print(f"piddm: warning: {method} not staged for --resume ({err})", file=sys.stderr)
             return False
+
+    def _write(self, method: str, settings, result: SolveResult, files) -> None:
+        extra = {k: _jsonable(v) for k, v in result.extra.items() if not isinstance(v, np.ndarray)}
+        key = self._key(method, settings, files)
         self.folder.mkdir(parents=True, exist_ok=True)
         meta_path = self.folder / f"{method}.json"
         if meta_path.exists():
@@ -104,8 +118,7 @@ class Staging:
         with atomic_output(self.folder / f"{method}.npz", overwrite=True) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)
-        atomic_write_json(meta_path, {"key": self._key(method, settings), "nfe": int(result.nfe),
+        atomic_write_json(meta_path, {"key": key, "nfe": int(result.nfe),
                                       "grad_evals": int(result.grad_evals), "seconds": float(result.seconds),
                                       "extra": extra, "commit": self.commit,
                                       "made": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-        return True

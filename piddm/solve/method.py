@@ -60,6 +60,8 @@ class Method:
     ``needs_train``: fitted on the comparison's training split (:attr:`SolveContext.train`).
     ``tuned_as``: the method whose tuned settings it takes (a variant such as "then the solver").
     ``needs_teacher``: samples the diffusion teacher (:attr:`SolveContext.teacher`).
+    ``reads``: the files of its own the method loads (e.g. a trained operator), so a staged answer
+    (:mod:`piddm.compare.staging`) is reused only while they are unchanged.
     ``variant_of``: the same method at a preset operating point (``piddm-fast``: PIDDM at a time
     budget): its settings are that method's tuned ones, then its operating point for the (problem,
     task) (:func:`piddm.defaults.preset`), then its own overrides (those given to the base method do
@@ -78,6 +80,7 @@ class Method:
     tuned_as: str | None = None
     needs_teacher: bool = False
     variant_of: str | None = None
+    reads: Callable[[Any, str, str], list] | None = None  # (settings, problem, task) -> model files it loads
 
     def __post_init__(self):
         if self.role not in ROLES:

@@ -133,4 +133,4 @@ def _describe(s: OperatorSettings) -> str:
 
 
 METHOD = Method(name="operator", label="FNO (supervised)", solve=solve_operator, settings=OperatorSettings,
-                describe=_describe)
+                describe=_describe, reads=lambda s, problem, task: [s.model or default_path(problem, task)])
