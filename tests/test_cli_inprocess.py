@@ -204,6 +204,11 @@ def test_compare_resume_reuses_the_methods_an_interrupted_run_finished(tiny_mode
 
     monkeypatch.setitem(METHODS, "kriging", real["kriging"])
     monkeypatch.setitem(METHODS, "piddm", replace(real["piddm"], solve=boom))  # must be reused, not solved
+    for commit in ("1" * 40, "0" * 40 + "+dirty"):  # other code, or a modified tree: nothing is reused
+        monkeypatch.setattr(conventions, "_git_commit", lambda c=commit: c)
+        with pytest.raises(RuntimeError, match="stopped"):
+            _piddm(monkeypatch, capsys, *args, "--resume")
+    monkeypatch.setattr(conventions, "_git_commit", lambda: "0" * 40)
     code, report, err = _piddm(monkeypatch, capsys, *args[:-1], "eci.steps=5", "--resume")  # eci changed: solved
     assert code == 0, err
     assert "PIDDM: reused from an unfinished run" in report and "ECI-sampling: reused" not in report

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
 from piddm.compare.staging import Staging
 from piddm.solve.observation import Observation
@@ -63,10 +64,18 @@ def test_a_staged_result_comes_back_exactly_and_only_under_its_key(tmp_path):
     assert not stage.folder.exists()
 
 
-def test_a_modified_tree_never_reuses_a_staged_result(tmp_path):
+@pytest.mark.parametrize("commit", ["abc+dirty", "", "None"])
+def test_a_modified_tree_or_unknown_code_never_reuses_a_staged_result(tmp_path, commit):
     obs = _obs(np.random.default_rng(1))
-    stage = Staging(tmp_path / "out", obs, [0, 1], "cpu", {}, "abc+dirty")
+    stage = Staging(tmp_path / "out", obs, [0, 1], "cpu", {}, commit)
     assert stage.save("m", _Settings(), _result(np.random.default_rng(0)))
+    assert stage.load("m", _Settings()) is None
+
+
+def test_a_damaged_staged_file_is_solved_again(tmp_path):
+    stage = Staging(tmp_path / "out", _obs(np.random.default_rng(1)), [0, 1], "cpu", {}, "abc")
+    assert stage.save("m", _Settings(), _result(np.random.default_rng(0)))
+    (stage.folder / "m.npz").write_bytes(b"not a zip")
     assert stage.load("m", _Settings()) is None
 
 

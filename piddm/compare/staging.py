@@ -5,7 +5,8 @@ otherwise lose every method it had finished. After each method its :class:`Solve
 (atomically) to ``.<out>.partial/<method>.npz`` (arrays) and ``.json`` (costs, extras and the key it
 was made under). A resumed run reuses a staged result only when its key matches: the method, its
 resolved settings, the sample ids, the observation masks and values (hashed), the noise, the device,
-the commit of the code (a run from a modified tree, ``+dirty``, is never reused), the student /
+the commit of the code (code at an unknown commit or from a modified tree, ``+dirty``, never reuses
+anything), the library versions, the student /
 teacher / training files and the method's own model files (path, size, mtime). The report lists
 each reused result with the time it was made. The staging folder is removed once the report is
 written; a run without ``--resume`` leaves earlier staged results in place until then.
@@ -69,6 +70,11 @@ class Staging:
                         "files": {k: _file_id(v) for k, v in files.items()}}
         self.commit = commit
 
+    @property
+    def reusable(self) -> bool:
+        """Only code at a known, clean commit reuses anything (no git, or ``+dirty``: the code is unknown)."""
+        return bool(self.commit) and self.commit != "None" and "+dirty" not in self.commit
+
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -80,21 +86,21 @@ class Staging:
         """The staged result of ``method`` made under the same key, with its {"commit", "made"}; else None.
         ``files``: the method's own model files."""
         meta_path, arr_path = self.folder / f"{method}.json", self.folder / f"{method}.npz"
-        if "+dirty" in str(self.commit) or not (meta_path.exists() and arr_path.exists()):
+        if not self.reusable or not (meta_path.exists() and arr_path.exists()):
             return None
         try:
             meta = json.loads(meta_path.read_text())
             if meta.get("key") != self._key(method, settings, files):
                 return None
-        except (OSError, ValueError, TypeError):
+            with np.load(arr_path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in _ARRAYS}
+                extra = {k[len("extra."):]: z[k] for k in z.files if k.startswith("extra.")}
+            extra.update(meta["extra"])
+            result = SolveResult(**arrays, nfe=meta["nfe"], grad_evals=meta["grad_evals"], seconds=meta["seconds"],
+                                 extra=extra)
+            return result, {"commit": meta["commit"], "made": meta["made"]}
+        except Exception:  # noqa: BLE001 - a damaged staged file is solved again, never a failed run
             return None
-        with np.load(arr_path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in _ARRAYS}
-            extra = {k[len("extra."):]: z[k] for k in z.files if k.startswith("extra.")}
-        extra.update(meta["extra"])
-        result = SolveResult(**arrays, nfe=meta["nfe"], grad_evals=meta["grad_evals"], seconds=meta["seconds"],
-                             extra=extra)
-        return result, {"commit": meta["commit"], "made": meta["made"]}
 
     def save(self, method: str, settings, result: SolveResult, files=()) -> bool:
         """Stage ``result`` (arrays first, then the JSON that makes it count). Never raises: False (nothing

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -48,6 +50,12 @@ class OperatorSettings:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _model_file(path) -> Path:
+    """The operator.pt a given path names (a run folder holds it), for the staging key; never raises."""
+    p = Path(path)
+    return p / "operator.pt" if p.is_dir() else p
 
 
 def operator_for(context: SolveContext, obs: Observation, settings: OperatorSettings) -> LoadedOperator:
@@ -133,4 +141,4 @@ def _describe(s: OperatorSettings) -> str:
 
 
 METHOD = Method(name="operator", label="FNO (supervised)", solve=solve_operator, settings=OperatorSettings,
-                describe=_describe, reads=lambda s, problem, task: [s.model or default_path(problem, task)])
+                describe=_describe, reads=lambda s, problem, task: [_model_file(s.model) if s.model else default_path(problem, task)])
