@@ -67,6 +67,8 @@ def tune(args) -> None:
     log = Path(args.log)
     log.parent.mkdir(parents=True, exist_ok=True)
     commit = provenance({})["git_commit"]
+    logged = {_key(r["problem"], r["task"], r["method"], r.get("tag", ""), r.get("resolved", {}), r["samples"])
+              for r in _rows(log)}  # a stopped run, run again, skips these
     for task in args.tasks:
         obs = Observation.from_specs([parse_observe(s) for s in TASKS[task]], truth["a"], truth["u"], seed=1)
         for method in args.methods:
@@ -75,7 +77,7 @@ def tune(args) -> None:
             for cand in grid[method]:
                 cand = {**inherit, **cand}
                 settings = m.make_settings(args.pde, task, {**cand, **json.loads(args.fixed or "{}")})
-                if _logged(log, model.problem.name, task, method, args.tag, settings.to_dict(), args.n):
+                if _key(model.problem.name, task, method, args.tag, settings.to_dict(), args.n) in logged:
                     print(f"{task:15s} {method:6s} {cand}: in the log already", file=sys.stderr, flush=True)
                     continue
                 t0 = time.perf_counter()
@@ -92,22 +94,18 @@ def tune(args) -> None:
                       file=sys.stderr, flush=True)
 
 
-def _logged(log: Path, problem: str, task: str, method: str, tag: str, resolved: dict, n: int) -> bool:
-    """Whether the log holds this candidate already, at the same resolved settings (``--fixed`` included):
-    a stopped run is continued by running it again."""
-    if not log.exists():
-        return False
-    same = lambda d: json.dumps(json.loads(json.dumps(d)), sort_keys=True)  # noqa: E731 (tuples as lists)
-    key = (problem, task, method, tag, same(resolved), n)
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return any((r["problem"], r["task"], r["method"], r.get("tag", ""), same(r.get("resolved", {})), r["samples"])
-               == key for r in rows)
+def _rows(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+
+
+def _key(problem: str, task: str, method: str, tag: str, resolved: dict, n: int) -> tuple:
+    """A candidate's identity in the log: its resolved settings (``--fixed`` included; tuples as lists)."""
+    return problem, task, method, tag, json.dumps(json.loads(json.dumps(resolved)), sort_keys=True), n
 
 
 def _dps_winner(log: Path, problem: str, task: str) -> dict:
     """DPS's chosen ζ_obs for (problem, task) from the log (untagged rows); DiffusionPDE's ζ_pde is tuned on top."""
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
-    rows = [r for r in rows if (r["problem"], r["task"], r["method"], r.get("tag")) == (problem, task, "dps", "")]
+    rows = [r for r in _rows(log) if (r["problem"], r["task"], r["method"], r.get("tag")) == (problem, task, "dps", "")]
     if not rows:
         raise SystemExit(f"tune dps for {problem} {task} first (into {log}): DiffusionPDE takes its ζ_obs")
     best = min(rows, key=lambda r: r["score"])
@@ -115,7 +113,7 @@ def _dps_winner(log: Path, problem: str, task: str) -> dict:
 
 
 def table(args) -> None:
-    rows = [json.loads(line) for p in args.table for line in Path(p).read_text().splitlines() if line.strip()]
+    rows = [r for p in args.table for r in _rows(Path(p))]
     best = {}
     for r in rows:
         if r.get("tag"):

@@ -21,7 +21,7 @@ import torch
 
 from pde_bench.conventions import InputError
 
-from ..operator import OBSERVED, LoadedOperator, default_path, load_operator, operator_inputs
+from ..operator import KIND, OBSERVED, LoadedOperator, default_path, load_operator, operator_inputs
 from .method import Method, SolveContext
 from .objective import impose
 from .observation import CHANNELS, Observation
@@ -52,10 +52,18 @@ class OperatorSettings:
         return asdict(self)
 
 
-def _model_file(path) -> Path:
-    """The operator.pt a given path names (a run folder holds it), for the staging key; never raises."""
-    p = Path(path)
-    return p / "operator.pt" if p.is_dir() else p
+def operator_path(problem: str, task: str, settings: OperatorSettings) -> Path:
+    """The operator file this comparison loads: ``--set operator.model`` (a file or run folder) or the task's
+    default run folder; a one-line error when there is none."""
+    from ..models import resolve_model_path
+
+    if settings.model is not None:
+        return resolve_model_path(settings.model, KIND)
+    path = default_path(problem, task)
+    if not path.exists():
+        raise InputError(f"no operator model at {path}: train one with `piddm train-operator --pde {problem} "
+                         f"--task {task}` (or pass `--set operator.model=PATH`)")
+    return path
 
 
 def operator_for(context: SolveContext, obs: Observation, settings: OperatorSettings) -> LoadedOperator:
@@ -63,13 +71,7 @@ def operator_for(context: SolveContext, obs: Observation, settings: OperatorSett
     problem, task = context.physics.problem, obs.task()
     if task not in OBSERVED:
         raise InputError(f"operator: answers the {', '.join(OBSERVED)} tasks; these observations observe nothing")
-    if settings.model is None:
-        path = default_path(problem.name, task)
-        if not path.exists():
-            raise InputError(f"no operator model at {path}: train one with `piddm train-operator --pde {problem.name} "
-                             f"--task {task}` (or pass `--set operator.model=PATH`)")
-    else:
-        path = settings.model
+    path = operator_path(problem.name, task, settings)
     key = ("operator", str(path), str(context.device))
     if key not in context.cache:
         context.cache[key] = load_operator(path, context.device)
@@ -141,4 +143,4 @@ def _describe(s: OperatorSettings) -> str:
 
 
 METHOD = Method(name="operator", label="FNO (supervised)", solve=solve_operator, settings=OperatorSettings,
-                describe=_describe, reads=lambda s, problem, task: [_model_file(s.model) if s.model else default_path(problem, task)])
+                describe=_describe, reads=lambda s, problem, task: [operator_path(problem, task, s)])
