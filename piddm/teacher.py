@@ -23,7 +23,7 @@ from pde_bench.loading import resolve_split
 from pde_bench.torch_data import FieldDataset
 
 from .distributed import Context
-from .edm import Denoiser, edm_loss, fixed_sigma_loss, sample_sigmas
+from .edm import Denoiser, EDMSchedule, edm_loss, fixed_sigma_loss, sample_sigmas
 from .models import LoadedModel, ModelInfo, save_model
 from .networks import backbone_config, build_backbone, count_parameters
 from .noise import standard_noise
@@ -50,6 +50,14 @@ class TeacherOptions:
     grid_steps: int = 18  # Heun steps of the PNG grid at each checkpoint
     net: dict = field(default_factory=dict)  # overrides of the preset (e.g. {"channels": 48})
     train: TrainConfig = field(default_factory=TrainConfig)
+    # Training noise levels, ln sigma ~ N(p_mean, p_std^2); EDM's image values by default. Fields whose
+    # variance sits in a few smooth modes are shaped at large sigma and need more mass there (docs/teacher.md).
+    p_mean: float = EDMSchedule.p_mean
+    p_std: float = EDMSchedule.p_std
+
+    def __post_init__(self):
+        if not (np.isfinite(self.p_mean) and np.isfinite(self.p_std) and self.p_std > 0):
+            raise InputError(f"--p-mean must be finite and --p-std positive, got {self.p_mean!r} and {self.p_std!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> TeacherOptions:
@@ -113,17 +121,19 @@ def train_teacher(opts: TeacherOptions, ctx: Context, *, resume: bool = False, o
                      data={"path": str(Path(opts.data)), "train_file": str(data.path), "n_train": len(data),
                            "seed": data.attrs.get("seed"), "generator_version": data.attrs.get("generator_version"),
                            "residual_scale": float(data.attrs["residual_scale"])},
-                     training={**asdict(opts.train), "parameters": count_parameters(denoiser)})
+                     training={**asdict(opts.train), "p_mean": opts.p_mean, "p_std": opts.p_std,
+                               "parameters": count_parameters(denoiser)})
     prepare_run_folder(out, ctx, asdict(opts), count_parameters(denoiser), resume=resume, overwrite=overwrite,
                        name=OPTIONS)
 
     share = opts.train.batch // max(ctx.world, 1)
     dev = ctx.device
+    levels = EDMSchedule(p_mean=opts.p_mean, p_std=opts.p_std)
 
     def loss_fn(net, step):
         idx = batch_indices(step, opts.train.batch, len(data), opts.train.seed, ctx.rank, ctx.world)
         x = data.batch(idx).to(dev)
-        sigma = sample_sigmas(share, device=dev)
+        sigma = sample_sigmas(share, levels, device=dev)
         noise = torch.randn_like(x)
         return edm_loss(net, x, sigma, noise).mean()
 

@@ -94,3 +94,29 @@ def test_refuses_to_replace_a_run_and_checks_resume(dataset_dir, tmp_path):
     other.preset = "small"
     with pytest.raises(InputError, match="same --pde/--backbone/--preset"):
         train_teacher(other, CPU, resume=True)
+
+
+def test_the_training_noise_levels_are_the_chosen_ones_and_survive_resume(dataset_dir, tmp_path, monkeypatch):
+    import math
+
+    import piddm.teacher as teacher_module
+    from piddm.teacher import run_teacher
+
+    drawn = []
+    real = teacher_module.sample_sigmas
+    monkeypatch.setattr(teacher_module, "sample_sigmas", lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
+    opts = _opts(dataset_dir("darcy"), tmp_path / "run", 2)
+    opts.p_mean, opts.p_std = 3.0, 0.1
+    train_teacher(opts, CPU)
+    sig = torch.cat(drawn).log()
+    assert len(sig) == 16 and sig.min() > 3.0 - 0.6 and sig.max() < 3.0 + 0.6  # 6 std: EDM's -1.2 is far out
+    training = load_model(tmp_path / "run", "teacher").info.training
+    assert (training["p_mean"], training["p_std"]) == (3.0, 0.1)
+    drawn.clear()
+    again = _opts(dataset_dir("darcy"), tmp_path / "run", 3)  # resume: the stored levels, not the defaults
+    run_teacher(again, resume=True)
+    assert len(drawn) == 1 and abs(drawn[0].log().mean().item() - 3.0) < 0.2
+    with pytest.raises(InputError, match="--p-std positive"):
+        TeacherOptions(pde="darcy", data="d", out="o", p_std=0.0)
+    with pytest.raises(InputError, match="--p-mean must be finite"):
+        TeacherOptions(pde="darcy", data="d", out="o", p_mean=math.nan)
