@@ -1,0 +1,57 @@
+"""benchmarks/teacher_sigma_gap.py: the exact Gaussian denoiser and the shrinkage it measures teachers by."""
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+_SPEC = importlib.util.spec_from_file_location(
+    "teacher_sigma_gap", Path(__file__).parents[1] / "benchmarks" / "teacher_sigma_gap.py")
+gap = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(gap)
+
+
+def _model(seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((2 * 3 * 3, 5)) * np.array([4.0, 2.0, 1.0, 0.5, 0.1])  # rank 5 in 18 dims
+    m = rng.standard_normal(18) * 0.1
+    return A, m, gap.ExactDenoiser(A, m, (2, 3, 3))
+
+
+def test_the_exact_denoiser_is_the_gaussian_posterior_mean():
+    A, m, exact = _model()
+    C = A @ A.T
+    y = torch.randn(4, 2, 3, 3, dtype=torch.float64)
+    for sigma in (0.01, 0.7, 30.0):
+        dense = m + (C @ np.linalg.solve(C + sigma**2 * np.eye(18), (y.reshape(4, -1).numpy() - m).T)).T
+        assert np.allclose(exact(y, sigma).reshape(4, -1).numpy(), dense, atol=1e-10)
+    per_sample = exact(y, torch.tensor([0.01, 0.7, 30.0, 1.0], dtype=torch.float64))
+    assert torch.allclose(per_sample[2], exact(y[2:3], 30.0)[0])
+
+
+def test_shrinkage_reads_one_for_the_exact_denoiser_and_the_factor_for_a_shrunk_one():
+    A, m, exact = _model(1)
+    xi = torch.randn(64, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x = (torch.from_numpy(m) + xi @ torch.from_numpy(A).T).reshape(64, 2, 3, 3)
+    mt = torch.from_numpy(m).reshape(1, 2, 3, 3)
+    for factor in (1.0, 0.6):
+        shrunk = _Denoiser(lambda y, s, f=factor: (mt + f * (exact(y.double(), s) - mt)).float())
+        t = SimpleNamespace(denoiser=shrunk)
+        rows = gap.sigma_rows(t, exact, x, (0.1, 5.0), lead=2, seed=0)
+        for row in rows:
+            assert abs(row["beta"] - factor) < 1e-5 and abs(row["beta lead"] - factor) < 1e-5
+            assert (abs(row["excess"]) < 1e-5) == (factor == 1.0)
+
+
+class _Denoiser:
+    """A stand-in teacher denoiser (float32 output, as the network's)."""
+
+    sigma_data = 0.5
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, y, s):
+        return self.fn(y, s)
