@@ -29,9 +29,9 @@ def train_teacher(
     grad_clip: float = typer.Option(1.0, "--grad-clip", help="gradient-norm clip (0: off)"),
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every", help="steps between checkpoints"),
     seed: int = typer.Option(0, "--seed"),
-    p_mean: float = typer.Option(-1.2, "--p-mean", help="--pde: training noise levels, ln sigma ~ N(P_mean, P_std^2) "
-                                 "[EDM's -1.2]; smooth fields need more mass at large sigma (docs/teacher.md)"),
-    p_std: float = typer.Option(1.2, "--p-std", help="--pde: the spread of ln sigma [EDM's 1.2]"),
+    p_mean: float | None = typer.Option(None, "--p-mean", help="--pde: training noise levels, ln sigma ~ "
+                                        "N(P_mean, P_std^2) [per problem: piddm/defaults.py; EDM's -1.2]"),
+    p_std: float | None = typer.Option(None, "--p-std", help="--pde: the spread of ln sigma [per problem; EDM's 1.2]"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:k]"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its checkpoint, with "
                                 "its stored options (only --steps/--minutes may change)"),
@@ -40,6 +40,7 @@ def train_teacher(
     """Train an EDM teacher on the joint field (a, u) or on images; the same command runs under torchrun (DDP)."""
     from pde_bench import get_problem
     from pde_bench.conventions import InputError
+    from piddm.defaults import teacher_defaults
     from piddm.teacher import TeacherOptions, run_teacher
     from piddm.training import TrainConfig
 
@@ -50,14 +51,14 @@ def train_teacher(
     cfg = TrainConfig(steps=steps, minutes=minutes, batch=batch, lr=lr, warmup=warmup, grad_clip=grad_clip,
                       ema_halflife=ema_halflife, seed=seed, checkpoint_every=checkpoint_every)
     if images:
-        if (p_mean, p_std) != (-1.2, 1.2):
+        if (p_mean, p_std) != (None, None):
             raise InputError("--p-mean / --p-std apply to --pde teachers; image teachers keep EDM's noise levels")
         opts, run = image_teacher_options(images, data_dir, download, class_conditional, out, preset, device, cfg)
     else:
         name = get_problem(pde).name
         opts = TeacherOptions(pde=name, data=str(data or Path("data") / f"{name}-32"),
                               out=str(out or Path("runs") / f"{name}-teacher"), backbone=backbone, preset=preset,
-                              device=device, train=cfg, p_mean=p_mean, p_std=p_std)
+                              device=device, train=cfg, **teacher_defaults(name, p_mean=p_mean, p_std=p_std))
         run = run_teacher
     result = run(opts, resume=resume, overwrite=overwrite, training_bar=training_bar)
     if result is None:  # a torchrun worker: the main rank reports

@@ -8,8 +8,13 @@ diagnostics (not by error) on two test samples, as said beside them.
 
 from __future__ import annotations
 
-__all__ = ["DISTILL", "DISTILL_BY_PROBLEM", "DISTILL_QUICK", "PRESETS", "PRESET_UNCHOSEN", "SOLVE_TUNED", "SOLVE_UNTUNED",
-           "distill_defaults", "preset", "tuned"]
+__all__ = ["DISTILL", "DISTILL_BY_PROBLEM", "DISTILL_QUICK", "PRESETS", "PRESET_UNCHOSEN", "SOLVE_TUNED",
+           "SOLVE_UNTUNED", "TEACHER", "TEACHER_BY_PROBLEM", "distill_defaults", "preset", "teacher_defaults", "tuned"]
+
+# piddm train-teacher --pde: the training noise levels, ln sigma ~ N(p_mean, p_std^2). EDM's image values, except
+# where a problem's validation chose others (docs/teacher.md#noise-levels---p-mean---p-std).
+TEACHER = {"p_mean": -1.2, "p_std": 1.2}
+TEACHER_BY_PROBLEM: dict[str, dict] = {}
 
 # piddm distill. Chosen by measurement on the validation split: benchmarks/results/distill_tuning.md.
 DISTILL = {"pairs": 2048, "pair_steps": 10, "steps": 500, "lam": 0.1, "lam_warmup": 200, "batch": 64, "lr": 1e-4,
@@ -122,6 +127,12 @@ def tuned(method: str, problem: str, task: str) -> dict:
     if task == "forward-full":
         return {**base, **table.get((problem, "forward"), {})}
     return base
+
+
+def teacher_defaults(problem: str, **given) -> dict:
+    """The teacher's training noise levels for a problem, ``{"p_mean": ..., "p_std": ...}``; ``given`` values that
+    are not None (a user's options) take precedence."""
+    return {**TEACHER, **TEACHER_BY_PROBLEM.get(problem, {}), **{k: v for k, v in given.items() if v is not None}}
 
 
 def distill_defaults(problem: str, quick: bool = False) -> dict:

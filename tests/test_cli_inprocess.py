@@ -222,3 +222,23 @@ def test_compare_resume_reuses_the_methods_an_interrupted_run_finished(tiny_mode
     code, _, err = _piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--task", "generate", "--resume",
                           "-o", tmp_path / "g")
     assert code == 2 and "--resume" in err and not (tmp_path / "g").exists()
+
+
+def test_train_teacher_takes_the_problems_noise_levels_unless_given(dataset_dir, tmp_path, monkeypatch, capsys):
+    import json
+
+    from piddm import defaults
+
+    monkeypatch.setitem(defaults.TEACHER_BY_PROBLEM, "darcy", {"p_mean": 0.5, "p_std": 1.5})
+    tiny = ["train-teacher", "--pde", "darcy", "--data", dataset_dir("darcy"), "--preset", "tiny", "--steps", "1",
+            "--batch", "4", "--checkpoint-every", "1", "--device", "cpu"]
+    for extra, expected in (([], (0.5, 1.5)), (["--p-std", "2"], (0.5, 2.0))):
+        out = tmp_path / f"run{len(extra)}"
+        code, _, err = _piddm(monkeypatch, capsys, *tiny, *extra, "-o", out)
+        assert code == 0, err
+        stored = json.loads((out / "options.json").read_text())["options"]
+        assert (stored["p_mean"], stored["p_std"]) == expected
+    _one_line(_piddm(monkeypatch, capsys, *tiny, "--p-std", "-1", "-o", tmp_path / "bad"), "--p-std positive", "-1")
+    _one_line(_piddm(monkeypatch, capsys, "train-teacher", "--images", "fashion-mnist", "--p-mean", "0", "-o",
+                     tmp_path / "img"), "--p-mean / --p-std apply to --pde teachers")
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "img").exists()
