@@ -47,8 +47,8 @@ def main() -> None:
                                                                           "amplitude_a", "amplitude_u", "mmse",
                                                                           "smse")}})
     name = teacher.problem.name
-    cols = ["method", "nfe", "ms_per_sample", "batch", "residual", "residual_median", "bc", "amplitude_a", "amplitude_u",
-            "mmse", "smse"]
+    cols = ["method", "nfe", "ms_per_sample", "batch", "residual", "residual_median", "bc", "amplitude_a",
+            "amplitude_u", "mmse", "smse"]
     text = write_table(args.out, f"teacher_quality_{name}", f"Teacher quality: {name} {teacher.resolution}^2, "
                        f"{teacher.info.backbone['backbone']}/{teacher.info.backbone['preset']}, {args.n} samples",
                        cols, rows, {**vars(args), "out": str(args.out), "threads": torch.get_num_threads(), "floor": fl,
