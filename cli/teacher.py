@@ -30,7 +30,8 @@ def train_teacher(
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every", help="steps between checkpoints"),
     seed: int = typer.Option(0, "--seed"),
     p_mean: float | None = typer.Option(None, "--p-mean", help="--pde: training noise levels, ln sigma ~ "
-                                        "N(P_mean, P_std^2) [per problem: piddm/defaults.py; EDM's -1.2]"),
+                                        "N(P_mean, P_std^2) [per problem: piddm/defaults.py; EDM's -1.2]; "
+                                        "--resume keeps the run's own"),
     p_std: float | None = typer.Option(None, "--p-std", help="--pde: the spread of ln sigma [per problem; EDM's 1.2]"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:k]"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its checkpoint, with "
@@ -40,7 +41,6 @@ def train_teacher(
     """Train an EDM teacher on the joint field (a, u) or on images; the same command runs under torchrun (DDP)."""
     from pde_bench import get_problem
     from pde_bench.conventions import InputError
-    from piddm.defaults import teacher_defaults
     from piddm.teacher import TeacherOptions, run_teacher
     from piddm.training import TrainConfig
 
@@ -58,7 +58,7 @@ def train_teacher(
         name = get_problem(pde).name
         opts = TeacherOptions(pde=name, data=str(data or Path("data") / f"{name}-32"),
                               out=str(out or Path("runs") / f"{name}-teacher"), backbone=backbone, preset=preset,
-                              device=device, train=cfg, **teacher_defaults(name, p_mean=p_mean, p_std=p_std))
+                              device=device, train=cfg, p_mean=p_mean, p_std=p_std)
         run = run_teacher
     result = run(opts, resume=resume, overwrite=overwrite, training_bar=training_bar)
     if result is None:  # a torchrun worker: the main rank reports

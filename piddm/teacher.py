@@ -35,6 +35,7 @@ __all__ = ["VAL_SIGMAS", "TeacherOptions", "check_teacher_inputs", "run_teacher"
            "train_teacher", "val_loss_metrics"]
 
 VAL_SIGMAS = (0.01, 0.1, 0.5, 2.0, 10.0)
+EDM_LEVELS = {"p_mean": EDMSchedule.p_mean, "p_std": EDMSchedule.p_std}
 OPTIONS = "options.json"
 
 
@@ -50,19 +51,27 @@ class TeacherOptions:
     grid_steps: int = 18  # Heun steps of the PNG grid at each checkpoint
     net: dict = field(default_factory=dict)  # overrides of the preset (e.g. {"channels": 48})
     train: TrainConfig = field(default_factory=TrainConfig)
-    # Training noise levels, ln sigma ~ N(p_mean, p_std^2); EDM's image values by default. Fields whose
-    # variance sits in a few smooth modes are shaped at large sigma and need more mass there (docs/teacher.md).
-    p_mean: float = EDMSchedule.p_mean
-    p_std: float = EDMSchedule.p_std
+    # Training noise levels, ln sigma ~ N(p_mean, p_std^2); None: the problem's default (piddm.defaults.
+    # teacher_defaults: EDM's image values unless validation chose others for the problem, docs/teacher.md).
+    p_mean: float | None = None
+    p_std: float | None = None
 
     def __post_init__(self):
+        from .defaults import teacher_defaults
+
+        levels = teacher_defaults(self.pde, p_mean=self.p_mean, p_std=self.p_std)
+        try:
+            self.p_mean, self.p_std = float(levels["p_mean"]), float(levels["p_std"])
+        except (TypeError, ValueError):
+            raise InputError(f"--p-mean and --p-std must be numbers, got {levels['p_mean']!r} and "
+                             f"{levels['p_std']!r}") from None
         if not (np.isfinite(self.p_mean) and np.isfinite(self.p_std) and self.p_std > 0):
             raise InputError(f"--p-mean must be finite and --p-std positive, got {self.p_mean!r} and {self.p_std!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> TeacherOptions:
-        """Options as saved in a run's options.json."""
-        return cls(**{**d, "train": TrainConfig(**d["train"])})
+        """Options as saved in a run's options.json; a run saved before the levels were stored used EDM's."""
+        return cls(**{**EDM_LEVELS, **d, "train": TrainConfig(**d["train"])})
 
     @classmethod
     def of_run(cls, out: Path | str) -> TeacherOptions:

@@ -120,3 +120,23 @@ def test_the_training_noise_levels_are_the_chosen_ones_and_survive_resume(datase
         TeacherOptions(pde="darcy", data="d", out="o", p_std=0.0)
     with pytest.raises(InputError, match="--p-mean must be finite"):
         TeacherOptions(pde="darcy", data="d", out="o", p_mean=math.nan)
+    with pytest.raises(InputError, match="must be numbers"):
+        TeacherOptions(pde="darcy", data="d", out="o", p_mean="high")
+
+
+def test_the_noise_levels_default_per_problem_and_old_runs_keep_edms(monkeypatch):
+    from dataclasses import asdict
+
+    from piddm import defaults
+
+    monkeypatch.setitem(defaults.TEACHER_BY_PROBLEM, "darcy", {"p_mean": 0.5, "p_std": 2.0})
+    opts = TeacherOptions(pde="darcy", data="d", out="o")
+    assert (opts.p_mean, opts.p_std) == (0.5, 2.0)
+    assert TeacherOptions(pde="darcy", data="d", out="o", p_std=1.0).p_std == 1.0
+    for pde in ("poisson", "navier-stokes"):
+        assert TeacherOptions(pde=pde, data="d", out="o").p_mean == defaults.teacher_defaults(pde)["p_mean"]
+    saved = asdict(opts)
+    del saved["p_mean"], saved["p_std"]  # an options.json written before the levels were stored
+    old = TeacherOptions.from_dict(saved)
+    assert (old.p_mean, old.p_std) == (-1.2, 1.2)
+    assert TeacherOptions.from_dict(asdict(opts)).p_std == 2.0
