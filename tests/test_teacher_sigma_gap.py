@@ -55,3 +55,42 @@ class _Denoiser:
 
     def __call__(self, y, s):
         return self.fn(y, s)
+
+
+def test_the_exact_loss_is_the_closed_form_in_edms_weighting():
+    """E λ(σ) ||D* - x||² / d = λ(σ) / d Σ_k s_k² σ² / (s_k² + σ²): the absolute losses the report prints."""
+    A, m, exact = _model(3)
+    xi = torch.randn(20000, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    x = (torch.from_numpy(m) + xi @ torch.from_numpy(A).T).reshape(-1, 2, 3, 3)
+    s2 = np.linalg.svd(A, compute_uv=False) ** 2
+    t = SimpleNamespace(denoiser=_Denoiser(lambda y, s: exact(y.double(), s).float()))
+    for row in gap.sigma_rows(t, exact, x, (0.3, 3.0), lead=2, seed=5):
+        sig = row["sigma"]
+        closed = (sig**2 + 0.25) / (sig * 0.5) ** 2 * (s2 * sig**2 / (s2 + sig**2)).sum() / 18
+        assert abs(row["loss exact"] / closed - 1) < 0.03, (sig, row["loss exact"], closed)
+
+
+def test_the_model_spans_a_linear_problems_data_in_the_teachers_units_and_nothing_else():
+    from pde_bench import get_problem
+    from pde_bench.torch_data import Normaliser
+
+    prob = get_problem("poisson")
+    a, u = prob.generate(n=3, resolution=8, seed=1)
+    norm = Normaliser(mean_a=0.3, std_a=2.0, mean_u=-0.01, std_u=0.05)  # offsets: a wrong mean sign shows
+    A, m = gap.gaussian_model(prob, norm, 8)
+    x = norm.normalise(torch.from_numpy(a), torch.from_numpy(u))
+    assert gap.span_error(A, m, x) < 1e-8
+    assert gap.span_error(A, -m, x) > 1e-3
+    assert gap.span_error(A, m, norm.normalise(torch.from_numpy(a), torch.from_numpy(u) * 1.1)) > 1e-3
+
+
+def test_the_leading_modes_never_split_a_degenerate_pair():
+    assert gap.leading_modes(np.array([9.0, 1.0, 1.0, 0.1])) == 3   # 90 % needs 2 modes; the 3rd is the 2nd's twin
+    assert gap.leading_modes(np.array([9.0, 1.0, 0.9, 0.1])) == 2
+
+
+def test_the_hybrid_denoiser_switches_at_the_cut():
+    low, high = (lambda x, s: x * 0), (lambda x, s: x * 1)
+    den = gap.switched(low, high, 2.0)
+    x = torch.ones(2, 1)
+    assert den(x, torch.tensor([2.0, 2.0])).sum() == 0 and den(x, torch.tensor([2.5, 2.5])).sum() == 2
