@@ -13,10 +13,10 @@ __all__ = ["DISTILL", "DISTILL_BY_PROBLEM", "DISTILL_QUICK", "PRESETS", "PRESET_
 
 # piddm train-teacher --pde: the training noise levels, ln sigma ~ N(p_mean, p_std^2). EDM's image values, except
 # where a problem's validation chose others (docs/teacher.md#noise-levels---p-mean---p-std). Poisson / Helmholtz:
-# N(0, 1.8^2) at the shipped teachers' step counts cut the teacher's validation SMSE from 42x / 43x to 2.8x / 3.4x
-# the finite-sample floor (MMSE 0.54x / 0.68x -> 0.38x / 0.58x); their residual relative to the sample's own terms
-# worsened, 0.43 / 0.51 -> 0.59 / 0.68. Navier-Stokes: no gain (MMSE unchanged, SMSE 2.2x -> 3.5x); Darcy: not
-# tried. benchmarks/results/reference_v2/README.md.
+# N(0, 1.8^2) at the shipped teachers' step counts cut the teacher's validation SMSE from 42x / 43x to
+# 2.8x / 3.4x the finite-sample floor (MMSE within sampling noise of the floor either way); their residual
+# relative to the sample's own terms worsened, 0.43 / 0.51 -> 0.59 / 0.68. Navier-Stokes: no gain (MMSE
+# unchanged, SMSE 2.2x -> 3.5x); Darcy: not tried. benchmarks/results/reference_v2/README.md.
 TEACHER = {"p_mean": -1.2, "p_std": 1.2}
 TEACHER_BY_PROBLEM: dict[str, dict] = {"poisson": {"p_mean": 0.0, "p_std": 1.8},
                                        "helmholtz": {"p_mean": 0.0, "p_std": 1.8}}

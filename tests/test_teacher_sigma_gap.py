@@ -85,7 +85,7 @@ def test_the_model_spans_a_linear_problems_data_in_the_teachers_units_and_nothin
 
 
 def test_the_leading_modes_never_split_a_degenerate_pair():
-    assert gap.leading_modes(np.array([9.0, 1.0, 1.0, 0.1])) == 3   # 90 % needs 2 modes; the 3rd is the 2nd's twin
+    assert gap.leading_modes(np.array([9.0, 1.0, 1.0, 0.1])) == 3  # 90 % needs 2 modes; the 3rd is the 2nd's twin
     assert gap.leading_modes(np.array([9.0, 1.0, 0.9, 0.1])) == 2
 
 
@@ -94,3 +94,31 @@ def test_the_hybrid_denoiser_switches_at_the_cut():
     den = gap.switched(low, high, 2.0)
     x = torch.ones(2, 1)
     assert den(x, torch.tensor([2.0, 2.0])).sum() == 0 and den(x, torch.tensor([2.5, 2.5])).sum() == 2
+
+
+def test_the_draws_compare_the_denoisers_and_a_hybrid_places_a_shortfall():
+    from pde_bench.torch_data import Normaliser
+
+    A, m, exact = _model(6)
+    m[:] = 0.0
+    exact = gap.ExactDenoiser(A, m, (2, 3, 3))
+    teacher = SimpleNamespace(normaliser=Normaliser(0.0, 1.0, 0.0, 1.0), resolution=3, denoiser=exact)
+    data_u = np.zeros((4, 3, 3))
+    same = {r["draws"]: r["amplitude of u"] for r in gap.draw_rows(teacher, exact, 16, data_u + 1.0)}
+    assert len({round(v, 9) for k, v in same.items() if k != "data fields"}) == 1  # any hybrid of exact is exact
+    shrunk = _Denoiser(lambda y, s: (0.5 * exact(y.double(), s)).float())
+    teacher.denoiser = shrunk
+    rows = {r["draws"]: r["amplitude of u"] for r in gap.draw_rows(teacher, exact, 16, data_u + 1.0)}
+    full = rows["exact denoiser, Heun-18"]
+    assert rows["teacher, Heun-18"] < 0.8 * full
+    for hybrid in (f"teacher at σ ≤ {gap.CUT:g}, exact above", f"exact at σ ≤ {gap.CUT:g}, teacher above"):
+        assert rows["teacher, Heun-18"] < rows[hybrid] < full  # shrinking on part of the path: part of the loss
+
+
+def test_poisson_and_helmholtz_teachers_default_to_the_levels_validation_chose():
+    from piddm.defaults import teacher_defaults
+
+    for pde in ("poisson", "helmholtz"):
+        assert teacher_defaults(pde) == {"p_mean": 0.0, "p_std": 1.8}
+    for pde in ("darcy", "navier-stokes"):
+        assert teacher_defaults(pde) == {"p_mean": -1.2, "p_std": 1.2}
