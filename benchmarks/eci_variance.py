@@ -5,10 +5,11 @@
 ECI interpolates back with the *starting* prior noise ε (x = x̂ + σ_{i+1} ε; fresh every R passes).
 Part 1 runs :func:`piddm.guidance.sample_eci` with the exact denoiser of white Gaussian data N(0, s²)
 (D = s² / (s² + σ²) x), so any departure of the output's std from s is the algorithm's, not a network's.
-Part 2 runs it on each shipped teacher with no constraint (C = identity) and reports the amplitude of u in the column "amplitude" (Gaussian rows: output std / s)
-(RMS fluctuation about the training mean / the training RMS, as every report does) beside the first n
-test fields' and the teacher's plain Heun-18 from the same noise. Grids: EDM's Karras grid (what ``piddm compare`` uses) and the
-uniform grid in flow-matching time t = 1 / (1 + σ) of ECI's paper. Writes benchmarks/results/eci_variance.{md,json}.
+Part 2 runs it on each shipped teacher with no constraint (C = identity) and reports the amplitude of u
+in the column "amplitude" (Gaussian rows: output std / s) (RMS fluctuation about the training mean / the
+training RMS, as every report does) beside the first n test fields' and the teacher's plain Heun-18 from
+the same noise. Grids: EDM's Karras grid (what ``piddm compare`` uses) and the uniform grid in
+flow-matching time t = 1 / (1 + σ) of ECI's paper. Writes benchmarks/results/eci_variance.{md,json}.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def teacher_rows(pde: str, n: int) -> list[dict]:
 
     teacher = load_model(reference_model(pde, "teacher"), "teacher", problem=pde)
     norm, res = teacher.normaliser, teacher.resolution
-    eps = torch.cat([standard_noise(1, (2, res, res), seed=0, start=r, stream="evaluation") for r in range(n)])
+    eps = standard_noise(n, (2, res, res), seed=0, stream="evaluation")
     eps = eps.to(torch.float64)
 
     def amp(x):

@@ -115,7 +115,7 @@ def draw_rows(teacher, exact: ExactDenoiser, n: int, data_u: np.ndarray) -> list
     from piddm.sampling import generate
 
     norm, res = teacher.normaliser, teacher.resolution
-    eps = torch.cat([standard_noise(1, (2, res, res), seed=0, start=r, stream="evaluation") for r in range(n)])
+    eps = standard_noise(n, (2, res, res), seed=0, stream="evaluation")
 
     def amp(u):
         return float(amplitude_ratio(u, norm.mean_u, norm.std_u).mean())
@@ -154,11 +154,9 @@ def run(pde: str, teacher_path: str, data: str, n: int, seed: int, split: str = 
 
 
 def _table(rows: list[dict]) -> list[str]:
-    from piddm.report.tables import format_cell
+    from piddm.report.tables import markdown_table
 
-    cols = list(rows[0])
-    return (["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-            + ["| " + " | ".join(format_cell(row[c]) for c in cols) + " |" for row in rows])
+    return markdown_table(list(rows[0]), rows)
 
 
 def markdown(r: dict, prov: dict) -> str:

@@ -22,6 +22,7 @@ from pde_bench.datasets import problem_from_attrs
 from pde_bench.loading import resolve_split
 from pde_bench.torch_data import FieldDataset
 
+from .defaults import TEACHER, teacher_defaults
 from .distributed import Context
 from .edm import Denoiser, EDMSchedule, edm_loss, fixed_sigma_loss, sample_sigmas
 from .models import LoadedModel, ModelInfo, save_model
@@ -35,7 +36,6 @@ __all__ = ["VAL_SIGMAS", "TeacherOptions", "check_teacher_inputs", "run_teacher"
            "train_teacher", "val_loss_metrics"]
 
 VAL_SIGMAS = (0.01, 0.1, 0.5, 2.0, 10.0)
-EDM_LEVELS = {"p_mean": EDMSchedule.p_mean, "p_std": EDMSchedule.p_std}
 OPTIONS = "options.json"
 
 
@@ -57,8 +57,6 @@ class TeacherOptions:
     p_std: float | None = None
 
     def __post_init__(self):
-        from .defaults import teacher_defaults
-
         levels = teacher_defaults(self.pde, p_mean=self.p_mean, p_std=self.p_std)
         try:
             self.p_mean, self.p_std = float(levels["p_mean"]), float(levels["p_std"])
@@ -71,7 +69,7 @@ class TeacherOptions:
     @classmethod
     def from_dict(cls, d: dict) -> TeacherOptions:
         """Options as saved in a run's options.json; a run saved before the levels were stored used EDM's."""
-        return cls(**{**EDM_LEVELS, **d, "train": TrainConfig(**d["train"])})
+        return cls(**{**TEACHER, **d, "train": TrainConfig(**d["train"])})
 
     @classmethod
     def of_run(cls, out: Path | str) -> TeacherOptions:

@@ -53,6 +53,8 @@ def test_a_staged_result_comes_back_exactly_and_only_under_its_key(tmp_path):
     assert Staging(tmp_path / "out", obs, [0, 2], "cpu", files, "abc123").load("m", _Settings()) is None  # other ids
     assert Staging(tmp_path / "out", obs, [0, 1], "cpu", files, "abc123").load("m", _Settings()) is not None  # same
     assert Staging(tmp_path / "out", obs, [0, 1], "cpu", files, "abc124").load("m", _Settings()) is None  # new code
+    newer_torch = Staging(tmp_path / "out", obs, [0, 1], "cpu", files, "abc123", {"torch": "9.9"})
+    assert newer_torch.load("m", _Settings()) is None  # other library versions
     (tmp_path / "s.pt").write_bytes(b"xy")
     assert Staging(tmp_path / "out", obs, [0, 1], "cpu", files, "abc123").load("m", _Settings()) is None  # new student
     model = tmp_path / "op.pt"

@@ -16,7 +16,6 @@ Bayes limit last.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
@@ -220,9 +219,7 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
     prov = provenance({**options, "device": str(device)})
     staging = Staging(out, obs, ids, device, {"student": model.path, "teacher": teacher and teacher.path,
                                               "data": opts.input_file or data_dir,
-                                              "train": train_dir},
-                      f"{prov['git_commit']} {json.dumps(prov['versions'], sort_keys=True)}"
-                      if prov["git_commit"] else "")
+                                              "train": train_dir}, prov["git_commit"], prov["versions"])
     options["resumed"] = {}
     with atomic_output(out, overwrite=opts.overwrite) as tmp:
         tmp.mkdir(parents=True)
@@ -502,7 +499,7 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
         notes.append(headline)
     for label, made in options.get("resumed", {}).items():
         notes.append(f"{label}: reused from an unfinished run of this comparison (--resume; solved at commit "
-                     f"{made['commit'].split()[0]}, {made['made']}); its seconds per sample, and any time budget or "
+                     f"{made['commit']}, {made['made']}); its seconds per sample, and any time budget or "
                      "'→ solver' row built on it, were measured in that run.")
     from ..defaults import preset, tuned
 

@@ -60,15 +60,15 @@ def _jsonable(value):
 class Staging:
     """The staged results of one output folder; ``context`` holds what every key shares."""
 
-    def __init__(self, out: Path, obs, ids, device, files: dict, commit: str):
+    def __init__(self, out: Path, obs, ids, device, files: dict, commit: str, versions: dict | None = None):
         self.folder = Path(out).with_name(f".{Path(out).name}.partial")
         digest = hashlib.sha256()
         for arr in (np.ascontiguousarray(obs.mask), np.ascontiguousarray(obs.values, dtype=np.float64)):
             digest.update(arr.tobytes())
         self.context = {"ids": [int(i) for i in ids], "observations": digest.hexdigest(),
                         "noise": _jsonable(obs.noise), "device": str(device),
-                        "files": {k: _file_id(v) for k, v in files.items()}}
-        self.commit = commit
+                        "files": {k: _file_id(v) for k, v in files.items()}, "versions": dict(versions or {})}
+        self.commit = str(commit or "")
 
     @property
     def reusable(self) -> bool:
