@@ -69,7 +69,7 @@ def tune(args) -> None:
     commit = provenance({})["git_commit"]
     logged = {_key(r["problem"], r["task"], r["method"], r.get("tag", ""), r.get("resolved", {}), r["samples"])
               for r in _rows(log)}  # a stopped run, run again, skips these
-    for task in args.tasks:
+    for task in args.tasks or ["forward", "inverse"]:
         obs = Observation.from_specs([parse_observe(s) for s in TASKS[task]], truth["a"], truth["u"], seed=1)
         for method in args.methods:
             m = METHODS[method]
@@ -113,7 +113,7 @@ def _dps_winner(log: Path, problem: str, task: str) -> dict:
 
 
 def table(args) -> None:
-    rows = [r for p in args.table for r in _rows(Path(p))]
+    rows = [r for p in args.table for r in _rows(Path(p)) if args.tasks is None or r["task"] in args.tasks]
     best = {}
     for r in rows:
         if r.get("tag"):
@@ -134,7 +134,8 @@ def table(args) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pde", default="darcy")
-    p.add_argument("--tasks", nargs="+", default=["forward", "inverse"])
+    p.add_argument("--tasks", nargs="+", default=None,
+                   help="tasks to tune [forward inverse]; with --table, the tasks to list [all in the logs]")
     p.add_argument("--methods", nargs="+", default=["eci", "dflow", "dps", "dpde"])
     p.add_argument("--n", type=int, default=8, help="validation samples")
     p.add_argument("--log", default="runs/guidance-tuning/log.jsonl")
