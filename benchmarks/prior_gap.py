@@ -14,7 +14,8 @@ validation samples and masks (mask seed 1, the tuning protocol), the table reads
 
 so err(student-prior kriging) / err(Bayes) is the part of the gap the prior owns and
 err(PIDDM) / err(student-prior kriging) the part the solve owns. Kriging on the training split is the
-check that the fit itself costs nothing (it reproduces the limit). Writes
+check that the fit itself costs nothing (it reproduces the limit). With ``--teacher`` the teacher's
+Heun draws get the same treatment, which splits the prior's part between the teacher and distillation. Writes
 benchmarks/results/prior_gap_<pde>[_<label>].{md,json}.
 """
 
@@ -37,26 +38,30 @@ from piddm.report.tables import markdown_table
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = (("bayes", "Bayes limit (exact)", None), ("kriging", "kriging, training split", "train"),
-           ("kriging", "kriging, student's draws", "student"), ("piddm", "PIDDM (tuned solve)", None))
+           ("kriging", "kriging, teacher's draws", "teacher"), ("kriging", "kriging, student's draws", "student"),
+           ("piddm", "PIDDM (tuned solve)", None))
 
 
-def student_draws(student, normaliser, n: int, res: int, seed: int, batch: int = 500) -> dict:
-    """n one-step samples G(ε) in physical units, ε from the evaluation stream (as `piddm sample` draws them)."""
+def model_draws(sample, normaliser, n: int, res: int, seed: int, who: str, batch: int = 500) -> dict:
+    """n samples sample(ε) in physical units, ε from the evaluation stream (as `piddm sample` draws them)."""
     from piddm.noise import standard_noise
 
     a, u = [], []
     with torch.no_grad():
         for s in range(0, n, batch):
             eps = standard_noise(min(batch, n - s), (2, res, res), seed=seed, start=s, stream="evaluation")
-            pa, pu = normaliser.to_physical(student(eps).double())
+            pa, pu = normaliser.to_physical(sample(eps).double())
             a.append(pa.numpy())
             u.append(pu.numpy())
-    return {"a": np.concatenate(a), "u": np.concatenate(u), "path": f"{n} draws of the student"}
+            print(f"{who}: {s + len(eps)}/{n} draws", file=sys.stderr, flush=True)
+    return {"a": np.concatenate(a), "u": np.concatenate(u), "path": f"{n} draws of the {who}"}
 
 
-def run(pde: str, student_path: str | None, n: int, draws: int, seed: int, tasks: list[str]) -> dict:
+def run(pde: str, student_path: str | None, n: int, draws: int, seed: int, tasks: list[str],
+        teacher_path: str | None = None, teacher_steps: int = 18) -> dict:
     from piddm.evaluate.scoring import score_solve, summarise
-    from piddm.models import load_student, reference_model
+    from piddm.models import load_model, load_student, reference_model
+    from piddm.sampling import generate
     from piddm.physics import PhysicsLoss
     from piddm.solve import METHODS as REGISTRY
     from piddm.solve import SolveContext
@@ -68,14 +73,23 @@ def run(pde: str, student_path: str | None, n: int, draws: int, seed: int, tasks
     data = Path("data") / f"{model.problem.name}-{model.resolution}"
     truth = split_fields(data, "val", model, np.arange(n))
     physics = PhysicsLoss.for_model(model)
+    norm, res = model.normaliser, model.resolution
     t0 = time.perf_counter()
-    fake = TrainSplit(data, model, _cache=student_draws(student, model.normaliser, draws, model.resolution, seed))
-    draw_s = time.perf_counter() - t0
-    splits = {"train": TrainSplit(data, model), "student": fake}
+    splits = {"train": TrainSplit(data, model),
+              "student": TrainSplit(data, model, _cache=model_draws(student, norm, draws, res, seed, "student"))}
+    seconds = {"student": time.perf_counter() - t0}
+    if teacher_path:  # the teacher's own Heun draws: is the gap the teacher's or the distillation's?
+        teacher = load_model(teacher_path, "teacher", problem=pde)
+        t0 = time.perf_counter()
+        heun = lambda eps: generate(teacher.denoiser, eps, steps=teacher_steps).x  # noqa: E731
+        splits["teacher"] = TrainSplit(data, model, _cache=model_draws(heun, norm, draws, res, seed, "teacher"))
+        seconds["teacher"] = time.perf_counter() - t0
     rows = []
     for task in tasks:
         obs = Observation.from_specs([parse_observe(s) for s in TASKS[task]], truth["a"], truth["u"], seed=1)
         for method, label, split in METHODS:
+            if split and split not in splits:
+                continue
             ctx = SolveContext(physics, student=student, model=model, train=splits.get(split))
             m = REGISTRY[method]
             res = m.solve(ctx, obs, m.make_settings(pde, task, {}), np.arange(n))
@@ -87,8 +101,8 @@ def run(pde: str, student_path: str | None, n: int, draws: int, seed: int, tasks
         base = {x["method"]: x["score"] for x in rows if x["task"] == r["task"]}
         r["/ Bayes"] = r["score"] / base["Bayes limit (exact)"]
         r["/ student kriging"] = r["score"] / base["kriging, student's draws"]
-    return {"pde": pde, "student": str(path), "n": n, "draws": draws, "seed": seed, "draw_seconds": draw_s,
-            "rows": rows}
+    return {"pde": pde, "student": str(path), "teacher": teacher_path and str(teacher_path),
+            "teacher_steps": teacher_steps, "n": n, "draws": draws, "seed": seed, "draw_seconds": seconds, "rows": rows}
 
 
 def markdown(r: dict, prov: dict, command: str) -> str:
@@ -102,7 +116,10 @@ def markdown(r: dict, prov: dict, command: str) -> str:
     cols = list(body[0])
     return "\n".join([
         f"# Whose gap: the student's prior or the solve? — {r['pde']}", "",
-        f"Student `{r['student']}`; its Gaussian fitted to {r['draws']} one-step draws ({r['draw_seconds']:.1f} s). "
+        f"Student `{r['student']}`; its Gaussian fitted to {r['draws']} one-step draws "
+        f"({r['draw_seconds']['student']:.1f} s)"
+        + (f"; teacher `{r['teacher']}`, {r['draws']} Heun-{r['teacher_steps']} draws "
+           f"({r['draw_seconds']['teacher']:.1f} s)" if r.get("teacher") else "") + ". "
         f"Validation samples 0:{r['n']}, mask seed 1; score = the tuning score (forward err u, inverse err a, "
         "reconstruction err a + err u); each method at its tuned defaults (piddm.defaults).", "",
         *markdown_table(cols, body), "",
@@ -115,11 +132,17 @@ def main(argv=None) -> int:
     p.add_argument("--student", default=None, help="student file [the shipped one]")
     p.add_argument("--label", default="", help="suffix of the output name (a candidate student)")
     p.add_argument("--n", type=int, default=16, help="validation samples")
-    p.add_argument("--draws", type=int, default=10000, help="student draws for its Gaussian")
+    p.add_argument("--draws", type=int, default=10000, help="student (and teacher) draws for their Gaussians")
+    p.add_argument("--teacher", default=None, help="also fit the Gaussian of this teacher's Heun draws ('shipped': "
+                   "the shipped teacher)")
+    p.add_argument("--teacher-steps", type=int, default=18)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     args = p.parse_args(argv)
-    r = run(args.pde, args.student, args.n, args.draws, args.seed, args.tasks)
+    from piddm.models import reference_model
+
+    teacher = reference_model(args.pde, "teacher") if args.teacher == "shipped" else args.teacher
+    r = run(args.pde, args.student, args.n, args.draws, args.seed, args.tasks, teacher, args.teacher_steps)
     prov = provenance({})
     command = "python benchmarks/prior_gap.py " + " ".join(argv if argv is not None else sys.argv[1:])
     stem = RESULTS / ("prior_gap_" + args.pde + (f"_{args.label}" if args.label else ""))

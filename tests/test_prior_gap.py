@@ -15,7 +15,7 @@ _SPEC.loader.exec_module(gap)
 
 def test_student_draws_map_each_noise_through_the_student_and_the_normaliser():
     norm = SimpleNamespace(to_physical=lambda x: (2 * x[:, 0] + 1, -x[:, 1]))
-    out = gap.student_draws(lambda eps: 3 * eps, norm, 7, 4, seed=5, batch=3)
+    out = gap.model_draws(lambda eps: 3 * eps, norm, 7, 4, seed=5, who="student", batch=3)
     assert out["a"].shape == out["u"].shape == (7, 4, 4)
     from piddm.noise import standard_noise
 
