@@ -4,7 +4,8 @@
 
 Poisson and Helmholtz data are jointly Gaussian, so the minimum-MSE denoiser is known in closed form
 (:class:`teacher_sigma_gap.ExactDenoiser`). Run ECI-sampling (:func:`piddm.guidance.sample_eci`) from the
-same noise, observations and grid with that denoiser and with the shipped teacher: if ECI's error grows
+same noise (a torch draw of its own, not the solve stream; each denoiser gets the same one), observations
+and grid with that denoiser and with the shipped teacher: if ECI's error grows
 with N under the exact denoiser too, the divergence belongs to ECI's overwrite-and-renoise loop on this
 prior; if not, to the teacher off its training distribution. Validation samples 0:n, mask seed 1 (the
 tuning protocol of benchmarks/guidance_tuning.py); the exact Gaussian posterior mean is the reference row.

@@ -1,7 +1,7 @@
 """Is PIDDM's gap to the Bayes limit the prior's or the solve's? Conditioning on the student's own Gaussian.
 
     python benchmarks/prior_gap.py --pde poisson --n 16
-    python benchmarks/prior_gap.py --pde poisson --student runs/poisson-distill-pm0/student.pt --label pm0
+    python benchmarks/prior_gap.py --pde poisson --student runs/poisson-distill-pm0/piddm/student.pt --label pm0
 
 On Poisson and Helmholtz the data are jointly Gaussian and the exact posterior mean is the Bayes limit.
 A one-step student trained on them is close to linear, so its outputs G(ε) are close to Gaussian with

@@ -103,7 +103,7 @@ _BAYES = {
 # Reconstruction: the same grids (benchmarks/results/guidance_tuning_darcy_reconstruction.md).
 # Poisson forward and inverse: benchmarks/results/guidance_tuning_poisson.md (the same grids; ECI diverges on this
 # teacher as N grows, so its fewest-step candidate won; DiffusionPDE's six ζ_pde lie within 0.262-0.269 of each
-# other on forward, 0.404-0.424 on inverse).
+# other on forward, 0.403-0.424 on inverse).
 _DPS = {("darcy", "forward"): {"zeta_obs": 1.0}, ("darcy", "inverse"): {"zeta_obs": 3.0},
         ("darcy", "reconstruction"): {"zeta_obs": 3.0}, ("poisson", "forward"): {"zeta_obs": 3.0},
         ("poisson", "inverse"): {"zeta_obs": 3.0}}
