@@ -82,7 +82,8 @@ def run(pde: str, student_path: str | None, n: int, draws: int, seed: int, tasks
         teacher = load_model(teacher_path, "teacher", problem=pde)
         t0 = time.perf_counter()
         heun = lambda eps: generate(teacher.denoiser, eps, steps=teacher_steps).x  # noqa: E731
-        splits["teacher"] = TrainSplit(data, model, _cache=model_draws(heun, norm, draws, res, seed, "teacher"))
+        splits["teacher"] = TrainSplit(data, model, _cache=model_draws(heun, teacher.normaliser, draws, res, seed,
+                                                                        "teacher"))
         seconds["teacher"] = time.perf_counter() - t0
     rows = []
     for task in tasks:
