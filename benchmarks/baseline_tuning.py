@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from solve_tuning import TASKS, score
+from solve_tuning import TASKS, mean_scores, score
 
 from piddm.report.tables import write_table
 
@@ -29,7 +29,6 @@ GRID = {"kriging": [{"jitter": j} for j in (1e-8, 1e-6, 1e-4, 1e-2)],
 
 
 def main() -> None:
-    from piddm.evaluate.scoring import score_solve, summarise
     from piddm.models import load_model, reference_model
     from piddm.physics import PhysicsLoss
     from piddm.solve import METHODS, SolveContext
@@ -55,8 +54,7 @@ def main() -> None:
                 for cand in grid:
                     m = METHODS[method]
                     res = m.solve(ctx, obs, m.make_settings(pde, task, cand), np.arange(args.n))
-                    means, _ = summarise({k: v for k, v in score_solve(physics, res, obs, truth).items()
-                                          if k != "failed"})
+                    means = mean_scores(physics, res, obs, truth)
                     row = {"problem": pde, "task": task, "method": method, "jitter": cand.get("jitter", ""),
                            "k": cand.get("k", ""), "samples": args.n,
                            "score": score(task, means), "err_a": means.get("err_a"), "err_u": means.get("err_u"),

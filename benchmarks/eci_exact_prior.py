@@ -3,9 +3,9 @@
     python benchmarks/eci_exact_prior.py --pde poisson --task inverse --n 8
 
 Poisson and Helmholtz data are jointly Gaussian, so the minimum-MSE denoiser is known in closed form
-(:class:`teacher_sigma_gap.ExactDenoiser`). Run ECI-sampling (:func:`piddm.guidance.sample_eci`) from the
-same noise (a torch draw of its own, not the solve stream; each denoiser gets the same one), observations
-and grid with that denoiser and with the shipped teacher: if ECI's error grows
+(:class:`teacher_sigma_gap.ExactDenoiser`). Run the registry's ECI-sampling (:mod:`piddm.solve.eci`: the same starting and
+fresh noise streams as the tuning runs) with that denoiser standing in for the teacher and with the
+shipped teacher: if ECI's error grows
 with N under the exact denoiser too, the divergence belongs to ECI's overwrite-and-renoise loop on this
 prior; if not, to the teacher off its training distribution. Validation samples 0:n, mask seed 1 (the
 tuning protocol of benchmarks/guidance_tuning.py); the exact Gaussian posterior mean is the reference row.
@@ -18,12 +18,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from solve_tuning import TASKS
+from solve_tuning import TASKS, mean_scores
 from teacher_sigma_gap import ExactDenoiser, gaussian_model
 
 from pde_bench.conventions import provenance
@@ -33,68 +33,51 @@ RESULTS = Path(__file__).parent / "results"
 GRID = ((50, 1, 5), (200, 1, 5), (200, 1, 0), (800, 1, 5))  # (N, M, R): four of the tuning grid's six
 
 
-def rel_err(est: np.ndarray, truth: np.ndarray) -> float:
-    """Mean over samples of the relative L2 error (the reports' err, as a fraction)."""
-    num = np.linalg.norm((est - truth).reshape(len(truth), -1), axis=1)
-    return float(np.mean(num / np.linalg.norm(truth.reshape(len(truth), -1), axis=1)))
-
-
-def amplitude(est: np.ndarray, truth: np.ndarray) -> float:
-    """RMS of the estimate about the truth's mean field over the truth's (1: the data's spread)."""
-    mu = truth.mean(axis=0, keepdims=True)
-    return float(np.sqrt(((est - mu) ** 2).mean() / ((truth - mu) ** 2).mean()))
-
-
-def eci_fields(denoiser, eps, mask, x_obs, normaliser, steps, mix, resample, res, seed):
-    """One ECI draw per sample in physical units (a, u), observations overwritten as solve_eci does."""
-    from piddm.guidance import sample_eci
-    from piddm.sampling import karras_sigmas
-    from piddm.solve.eci import overwrite, resample_noise
-
-    fresh = resample_noise(list(range(len(eps))), res, seed)
-    x = sample_eci(denoiser, eps, karras_sigmas(steps).double(), overwrite(mask, x_obs), mix, resample or None,
-                   fresh).x
-    a, u = normaliser.to_physical(x.detach().cpu())
-    return a.numpy(), u.numpy()
-
-
-def run(pde: str, task: str, n: int, seed: int) -> dict:
-    from pde_bench.loading import load
-    from piddm.models import load_model, reference_model
-    from piddm.evaluate.oracle import gaussian_posterior
-    from piddm.solve.objective import observation_tensors
-    from piddm.solve.observation import Observation, parse_observe
-
-    teacher = load_model(reference_model(pde, "teacher"), "teacher", problem=pde)
+def exact_teacher(teacher):
+    """The teacher's stand-in whose denoiser is the exact Gaussian one (same units, resolution and normaliser)."""
     norm, res = teacher.normaliser, teacher.resolution
     exact = ExactDenoiser(*gaussian_model(teacher.problem, norm, res), (2, res, res))
-    fields = load(Path("data") / f"{pde}-{res}", "val")
-    a_t, u_t = fields.a[:n].astype(np.float64), fields.u[:n].astype(np.float64)
-    obs = Observation.from_specs([parse_observe(s) for s in TASKS[task]], a_t, u_t, seed=1)
-    mask, x_obs, _ = observation_tensors(obs, norm, "cpu", dtype=torch.float64)
-    eps = torch.randn(n, 2, res, res, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    post = gaussian_posterior(teacher.problem, obs.mask, obs.values)
-    a_b, u_b = post["a"], post["u"]
-    rows = [{"denoiser": "exact posterior mean", "N": "-", "M": "-", "R": "-",
-             "err_a": rel_err(a_b, a_t), "err_u": rel_err(u_b, u_t),
-             "amp_a": amplitude(a_b, a_t), "amp_u": amplitude(u_b, u_t)}]
-    teacher_d = lambda x, s: teacher.denoiser(x.float(), s.float()).double()  # noqa: E731
-    for name, den in (("exact Gaussian", exact), ("teacher", teacher_d)):
+    return SimpleNamespace(denoiser=exact, normaliser=norm, resolution=res, path="exact Gaussian denoiser")
+
+
+def run(pde: str, task: str, n: int) -> dict:
+    from piddm.models import load_model, load_student, reference_model
+    from piddm.physics import PhysicsLoss
+    from piddm.solve import METHODS, SolveContext
+    from piddm.solve.observation import Observation, parse_observe
+    from piddm.solve.train_split import split_fields
+
+    teacher = load_model(reference_model(pde, "teacher"), "teacher", problem=pde)
+    _, model = load_student(reference_model(pde, "student"), problem=pde)  # the physics term's scale
+    physics = PhysicsLoss.for_model(model)
+    truth = split_fields(Path("data") / f"{pde}-{teacher.resolution}", "val", model, np.arange(n))
+    obs = Observation.from_specs([parse_observe(s) for s in TASKS[task]], truth["a"], truth["u"], seed=1)
+    bayes = METHODS["bayes"].solve(SolveContext(physics, model=model), obs,
+                                   METHODS["bayes"].make_settings(pde, task, {}), np.arange(n))
+    rows = [{"denoiser": "exact posterior mean", "N": "-", "M": "-", "R": "-", **_scores(physics, bayes, obs, truth)}]
+    for name, prior in (("exact Gaussian", exact_teacher(teacher)), ("teacher", teacher)):
+        ctx = SolveContext(physics, model=model, teacher=prior)
         for steps, mix, resample in GRID:
-            a, u = eci_fields(den, eps, mask, x_obs, norm, steps, mix, resample, res, seed)
+            settings = METHODS["eci"].make_settings(pde, task, {"steps": steps, "mix": mix, "resample": resample})
+            res = METHODS["eci"].solve(ctx, obs, settings, np.arange(n))
             rows.append({"denoiser": name, "N": steps, "M": mix, "R": resample,
-                         "err_a": rel_err(a, a_t), "err_u": rel_err(u, u_t),
-                         "amp_a": amplitude(a, a_t), "amp_u": amplitude(u, u_t)})
+                         **_scores(physics, res, obs, truth)})
             print(rows[-1], file=sys.stderr)
-    return {"pde": pde, "task": task, "n": n, "seed": seed, "rows": rows}
+    return {"pde": pde, "task": task, "n": n, "rows": rows}
+
+
+def _scores(physics, res, obs, truth) -> dict:
+    m = mean_scores(physics, res, obs, truth)
+    return {"err_a": m["err_a"], "err_u": m["err_u"], "amp_a": m["amplitude_a"], "amp_u": m["amplitude_u"]}
 
 
 def markdown(r: dict, prov: dict) -> str:
     fmt = {"err_a": "{:.1%}", "err_u": "{:.1%}", "amp_a": "{:.2f}", "amp_u": "{:.2f}"}
     body = [{c: fmt[c].format(v) if c in fmt else str(v) for c, v in row.items()} for row in r["rows"]]
     return "\n".join([f"# ECI-sampling with the exact Gaussian denoiser — {r['pde']} {r['task']}", "",
-                      f"Validation samples 0:{r['n']}, mask seed 1, one draw per sample (noise seed {r['seed']}); "
-                      "err: mean relative L2 error; amp: RMS about the truth's mean over the truth's.", "",
+                      f"Validation samples 0:{r['n']}, mask seed 1, one draw per sample from the solve stream "
+                      "(the tuning's noise); err: mean relative L2 error; amp: the reports' amplitude (RMS "
+                      "fluctuation about the training mean over the training std).", "",
                       *markdown_table(["denoiser", "N", "M", "R", "err_a", "err_u", "amp_a", "amp_u"], body), "",
                       f"Command: `python benchmarks/eci_exact_prior.py --pde {r['pde']} --task {r['task']} "
                       f"--n {r['n']}` (commit {prov['git_commit']})", ""])
@@ -105,9 +88,8 @@ def main(argv=None) -> int:
     p.add_argument("--pde", default="poisson", choices=["poisson", "helmholtz"])
     p.add_argument("--task", default="inverse", choices=list(TASKS))
     p.add_argument("--n", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    r = run(args.pde, args.task, args.n, args.seed)
+    r = run(args.pde, args.task, args.n)
     prov = provenance({})
     stem = RESULTS / f"eci_exact_prior_{args.pde}_{args.task}"
     stem.with_suffix(".json").write_text(json.dumps({**r, "provenance": prov}, indent=1))

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from solve_tuning import TASKS, score
+from solve_tuning import TASKS, mean_scores, score
 
 from pde_bench.conventions import provenance
 from piddm.report.tables import write_table
@@ -50,7 +50,6 @@ GRID = {
 
 
 def tune(args) -> None:
-    from piddm.evaluate.scoring import score_solve, summarise
     from piddm.models import load_model, load_student, reference_model
     from piddm.physics import PhysicsLoss
     from piddm.solve import METHODS, SolveContext
@@ -82,7 +81,7 @@ def tune(args) -> None:
                     continue
                 t0 = time.perf_counter()
                 res = m.solve(ctx, obs, settings, np.arange(args.n))
-                means, _ = summarise({k: v for k, v in score_solve(physics, res, obs, truth).items() if k != "failed"})
+                means = mean_scores(physics, res, obs, truth)
                 row = {"problem": model.problem.name, "task": task, "method": method, "tag": args.tag,
                        "settings": json.dumps(cand, sort_keys=True), "samples": args.n, "score": score(task, means),
                        "err_a": means.get("err_a"), "err_u": means.get("err_u"), "residual": means.get("residual"),

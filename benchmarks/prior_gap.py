@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from solve_tuning import TASKS, score
+from solve_tuning import TASKS, mean_scores, score
 
 from pde_bench.conventions import provenance
 from piddm.report.tables import markdown_table
@@ -59,7 +59,6 @@ def model_draws(sample, normaliser, n: int, res: int, seed: int, who: str, batch
 
 def run(pde: str, student_path: str | None, n: int, draws: int, seed: int, tasks: list[str],
         teacher_path: str | None = None, teacher_steps: int = 18) -> dict:
-    from piddm.evaluate.scoring import score_solve, summarise
     from piddm.models import load_model, load_student, reference_model
     from piddm.sampling import generate
     from piddm.physics import PhysicsLoss
@@ -94,7 +93,7 @@ def run(pde: str, student_path: str | None, n: int, draws: int, seed: int, tasks
             ctx = SolveContext(physics, student=student, model=model, train=splits.get(split))
             m = REGISTRY[method]
             res = m.solve(ctx, obs, m.make_settings(pde, task, {}), np.arange(n))
-            means, _ = summarise({k: v for k, v in score_solve(physics, res, obs, truth).items() if k != "failed"})
+            means = mean_scores(physics, res, obs, truth)
             rows.append({"task": task, "method": label, "score": score(task, means), "err_a": means["err_a"],
                          "err_u": means["err_u"], "amp_a": means.get("amplitude_a"), "amp_u": means.get("amplitude_u")})
             print(rows[-1], file=sys.stderr, flush=True)

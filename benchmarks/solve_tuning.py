@@ -37,6 +37,14 @@ def score(task: str, row: dict) -> float:
     return row["err_a"] + row["err_u"]
 
 
+def mean_scores(physics, res, obs, truth) -> dict:
+    """The per-sample scores of a solve (``score_solve``) averaged over the samples, the failure flags left out."""
+    from piddm.evaluate.scoring import score_solve, summarise
+
+    means, _ = summarise({k: v for k, v in score_solve(physics, res, obs, truth).items() if k != "failed"})
+    return means
+
+
 def run(args) -> None:
     from pde_bench.loading import load
     from piddm.models import load_student
@@ -45,7 +53,6 @@ def run(args) -> None:
     from piddm.solve.physics_only import PhysicsSettings, solve_physics_only
     from piddm.models import reference_model
     from piddm.solve.noise_search import SolveSettings, solve_noise
-    from piddm.evaluate.scoring import score_solve, summarise
     from piddm.solve import SolveContext
 
     net, model = load_student(args.student or reference_model(args.pde, "student"), problem=args.pde)
@@ -53,7 +60,7 @@ def run(args) -> None:
     ctx = SolveContext(physics, net, model)
 
     def summary_row(method, task, res):
-        means, _ = summarise({k: v for k, v in score_solve(physics, res, obs, truth).items() if k != "failed"})
+        means = mean_scores(physics, res, obs, truth)
         return {"method": method, "task": task, "samples": args.n, "nfe": res.nfe, "grad_evals": res.grad_evals,
                 "s_per_sample": res.seconds_per_sample, **means}
     ds = load(args.data or Path("data") / f"{model.problem.name}-{model.resolution}", "val")
