@@ -47,7 +47,7 @@ def make_step(preset: str, resolution: int, batch: int, channels_last: bool, com
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     return step, model
 
