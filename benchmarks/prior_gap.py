@@ -7,12 +7,13 @@ On Poisson and Helmholtz the data are jointly Gaussian and the exact posterior m
 A one-step student trained on them is close to linear, so its outputs G(ε) are close to Gaussian with
 some mean and covariance of their own. Fit that Gaussian to ``--draws`` student samples (the kriging fit
 of the strong-baselines issue, with the student's draws in place of the training split) and condition it
-on the observations: that is the best any solve can do *with this student's prior*. Then, on the same
-validation samples and masks (mask seed 1, the tuning protocol), the table reads
+on the observations. Were the student linear, that would be the posterior mean under its own prior; it is
+a reference point, not a bound (PIDDM's polish also uses the physics residual, which the Gaussian lacks).
+Then, on the same validation samples and masks (mask seed 1, the tuning protocol), the table reads
 
   Bayes limit (exact)  <=  kriging on the student's draws  vs  PIDDM's solve (the tuned defaults)
 
-so err(student-prior kriging) / err(Bayes) is the part of the gap the prior owns and
+so err(student-prior kriging) / err(Bayes) is roughly the part of the gap the prior owns and
 err(PIDDM) / err(student-prior kriging) the part the solve owns. Kriging on the training split is the
 check that the fit itself costs nothing (it reproduces the limit). With ``--teacher`` the teacher's
 Heun draws get the same treatment, which splits the prior's part between the teacher and distillation. Writes
