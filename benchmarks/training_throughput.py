@@ -3,14 +3,14 @@
     python benchmarks/training_throughput.py --preset small --resolution 32 --threads 1 2 --batch 32 64 128 \
         --compile-batches 64
 
-One training step is the teacher's: EDM loss forward + backward + AdamW on a (B, 2, N, N) batch of
-random data (the cost does not depend on the values). Each configuration (threads x batch x memory
-format x torch.compile) is timed as the median of ``--repeats`` windows of ``--steps`` steps after
-a warm-up (compilation happens in the warm-up and is reported apart as its one-off cost). Rows report
-training samples per second and the speed-up over the first row (eager, contiguous memory, the first
-thread count and batch). Configurations are interleaved
-round by round, so a neighbour's load on a shared machine affects every row alike; the spread of the
-windows is reported. Writes benchmarks/results/training_throughput.{md,json}.
+One training step is the teacher's loss, backward and AdamW (no gradient clipping or EMA update) on a
+(B, 2, N, N) batch of random data (the cost does not depend on the values). Each configuration (threads x
+batch x memory format x torch.compile) is timed as the median of ``--repeats`` windows of ``--steps``
+steps after a warm-up (compilation happens in the warm-up and is reported apart as its one-off cost;
+each compiled configuration compiles its own new module). Rows report training samples per second and the speed-up
+over the first row (eager and contiguous when --channels-last and --compile are off or both). Within a
+round the configurations run in turn, so slow drifts of a neighbour's load reach every row; windows
+differ in length (steps x batch), so short bursts do not. Writes benchmarks/results/training_throughput.{md,json}.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def make_step(preset: str, resolution: int, batch: int, channels_last: bool, com
     model = model.to(memory_format=memory)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = torch.randn(batch, 2, resolution, resolution).contiguous(memory_format=memory)
-    net = torch.compile(model) if compiled else model
+    net = torch.compile(model) if compiled else model  # a new module: compiled under this configuration's threads
 
     def step():
         loss = edm_loss(net, x, sample_sigmas(batch), torch.randn_like(x)).mean()
