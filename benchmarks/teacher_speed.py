@@ -24,6 +24,12 @@ from piddm.networks import backbone_config, build_backbone, count_parameters
 from piddm.sampling import generate
 
 
+def preset_denoiser(preset: str, resolution: int) -> Denoiser:
+    """The teacher's EDM denoiser for a preset name, ``"small"`` or ``"backbone/small"`` (U-Net by default)."""
+    backbone, _, name = preset.rpartition("/")
+    return Denoiser(build_backbone(backbone_config(backbone or "unet", name, resolution=resolution, periodic=False)))
+
+
 def _median_time(fn, repeats: int) -> float:
     fn()  # warm-up
     times = []
@@ -47,10 +53,7 @@ def main() -> None:
     rows = []
     for res in args.resolutions:
         for preset in args.presets:
-            backbone, _, name = preset.rpartition("/")
-            backbone = backbone or "unet"
-            cfg = backbone_config(backbone, name, resolution=res, periodic=False)
-            model = Denoiser(build_backbone(cfg)).to(dev)
+            model = preset_denoiser(preset, res).to(dev)
             opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
             x = torch.randn(args.batch, 2, res, res, device=dev)
 
@@ -75,7 +78,8 @@ def main() -> None:
                     torch.cuda.synchronize()
 
             t_sample = _median_time(sample, max(1, args.repeats // 2))
-            rows.append({"preset": f"{backbone}/{name}", "resolution": res, "parameters": count_parameters(model),
+            label = preset if "/" in preset else f"unet/{preset}"
+            rows.append({"preset": label, "resolution": res, "parameters": count_parameters(model),
                          "train_batch": args.batch, "train_samples_per_s": args.batch / t_step,
                          "heun18_ms_per_sample": 1000 * t_sample / 64})
             print(rows[-1], flush=True)

@@ -19,13 +19,17 @@ from pathlib import Path
 import argparse
 import itertools
 import statistics
+import sys
 import time
 
 import torch
 
-from piddm.edm import Denoiser, edm_loss, sample_sigmas
-from piddm.networks import backbone_config, build_backbone, count_parameters
+from piddm.edm import edm_loss, sample_sigmas
+from piddm.networks import count_parameters
 from piddm.report.tables import write_table
+
+sys.path.insert(0, str(Path(__file__).parent))
+from teacher_speed import preset_denoiser
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -33,9 +37,7 @@ RESULTS = Path(__file__).parent / "results"
 def make_step(preset: str, resolution: int, batch: int, channels_last: bool, compiled: bool, seed: int = 0):
     """A closure that runs one teacher training step, and the model it trains."""
     torch.manual_seed(seed)
-    backbone, _, name = preset.rpartition("/")
-    cfg = backbone_config(backbone or "unet", name, resolution=resolution, periodic=False)
-    model = Denoiser(build_backbone(cfg))
+    model = preset_denoiser(preset, resolution)
     memory = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=memory)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)

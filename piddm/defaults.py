@@ -53,7 +53,8 @@ _PIDDM = {
     ("helmholtz", "inverse"): {"lam": 0.1, "lr": 0.05, "polish": 200, "starts": 8},
     ("helmholtz", "reconstruction"): {"lam": 0.01, "lr": 0.05, "polish": 200, "starts": 8},
     # Navier–Stokes: the same protocol (benchmarks/results/solve_tuning_navier-stokes.md), K = 4 as tuned: K = 8 was
-    # not measured there and would double a solve that already takes 15-20 s per sample on a shared core
+    # not measured there and would double a solve of 11.5-12 s per sample alone on this 2-core machine
+    # (benchmarks/results/reference_v2/solve_timing_quiet.md; 20-22 s on a shared core)
     **{("navier-stokes", t): {"lam": 0.1, "lr": 0.05, "polish": 200, "starts": 4}
        for t in ("forward", "inverse", "reconstruction")},
 }
