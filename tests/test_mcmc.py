@@ -223,3 +223,66 @@ def test_seeded_and_batch_shapes(sampler, posterior, per_chain):
             assert value.shape[0] == 2, key
             np.testing.assert_array_equal(value, two[key])
     assert one["acceptance"].shape == one[per_chain].shape == (2, 2) and one["a_members"].shape == (2, 3, 8, 8)
+
+
+class Square(Cubic):
+    """u = a^2 pixel by pixel, a = xi: one observed u gives a posterior with two modes, a = +-sqrt(u)."""
+
+    name = "square-test"
+    equation = "u = a^2"
+
+    def solve(self, a):
+        return as_batch(a) ** 2
+
+
+def _sign_posterior(rungs):
+    from piddm.evaluate.mcmc import prior_std
+
+    p, side = Square(), 8
+    mask = np.zeros((1, 2, side, side), bool)
+    mask[0, 1, 1, 2] = True
+    values = np.zeros(mask.shape)
+    values[0, 1, 1, 2] = 1.0
+    s = PCNSettings(chains=4, burn=500, steps=4000, thin=4, likelihood_std=0.05, precondition=False, seed=3,
+                    rungs=rungs, top_std=3.0)
+    post = pcn_posterior(p, mask, values, (0.0, 0.0), s)
+    sigma = s.likelihood_std * prior_std(p, side)[1]
+    return post, sigma
+
+
+def test_replica_exchange_crosses_between_modes_plain_pcn_cannot():
+    # a at the observed pixel has modes +-1 separated by a misfit barrier of 1 / (2 sigma^2), about 100 nats:
+    # plain pCN chains each stay in the mode they fell into; a ladder up to 3 prior stds swaps states across it.
+    # Quadrature of N(0, 1) times the likelihood gives E|a|; by symmetry E a = 0.
+    post, sigma = _sign_posterior(rungs=8)
+    grid = np.linspace(-4, 4, 40001)
+    w = np.exp(-0.5 * grid**2 - 0.5 * ((grid**2 - 1.0) / sigma) ** 2)
+    w /= w.sum()
+    members = post["a_members"][0, :, 1, 2]
+    assert abs(post["a"][0, 1, 2]) < 0.2  # both modes, evenly
+    assert abs(post["a_std"][0, 1, 2] - np.sqrt((w * grid**2).sum())) < 0.05
+    assert np.any(members > 0) and np.any(members < 0)
+    assert post["rhat_a"][0] < 1.1
+    assert post["swap_acceptance"].shape == (1, 7) and np.all(post["swap_acceptance"] > 0.1)
+    assert post["acceptance"].shape == post["beta"].shape == (1, 4)
+    stuck, _ = _sign_posterior(rungs=1)
+    assert stuck["rhat_a"][0] > 1.3 and "swap_acceptance" not in stuck  # the control: the test can fail
+
+
+@pytest.mark.parametrize("changes", [{"rungs": 0}, {"rungs": 4}, {"rungs": 4, "precondition": False, "top_std": 0.01},
+                                     {"rungs": 4, "precondition": False, "sampler": "elliptical"}])
+def test_bad_ladders_are_input_errors(changes):
+    with pytest.raises(InputError, match="rungs|top_std"):
+        dataclasses.replace(PCNSettings(), **changes).check()
+
+
+def test_one_rung_is_plain_pcn():
+    p = get_problem("darcy")
+    a, u = p.generate(1, 8, seed=1)
+    mask, values = observe(a, u, np.random.default_rng(0), 3, 2, (0.0, 0.0))
+    base = dict(chains=2, burn=10, steps=8, thin=2, members=3, seed=4, precondition=False)
+    one = pcn_posterior(p, mask, values, (0.0, 0.0), PCNSettings(**base))
+    also = pcn_posterior(p, mask, values, (0.0, 0.0), PCNSettings(**base, rungs=1, top_std=5.0))
+    for key, value in one.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, also[key])

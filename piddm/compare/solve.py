@@ -311,6 +311,10 @@ def _chain_note(label: str, extra: dict) -> str:
             parts.append(f"split R-hat of {ch} (max over unobserved pixels): median over samples {np.median(r):.3f}, "
                          f"worst {r.max():.3f}, {int((r <= 1.05).sum())} of {r.size} samples <= 1.05; "
                          f"bulk ESS of {ch} (min over pixels): median {np.median(e):.0f}")
+    if "swap_acceptance" in extra:
+        swaps = np.asarray(extra["swap_acceptance"], np.float64)
+        parts.append(f"replica swaps taken (per rung pair, bottom first; mean over samples): "
+                     f"{' '.join(f'{v:.2f}' for v in swaps.mean(axis=0))}")
     if "solves" in extra:
         parts.append(f"{float(np.mean(extra['solves'])):.0f} solver calls per sample")
     return "; ".join(parts) + "."

@@ -139,6 +139,13 @@ class PCNSettings:
     likelihood-informed moves where the linearisation fits. ``sampler``: "pcn" (this module) or
     "elliptical" (:func:`piddm.evaluate.elliptical.elliptical_posterior`, which reads the chain
     lengths, ``likelihood_std``, ``anneal``, ``members`` and ``seed`` only).
+    ``rungs`` > 1: replica exchange (parallel tempering; Swendsen and Wang 1986, Geyer 1991):
+    each chain becomes a ladder of ``rungs`` pCN chains whose likelihood stds grow geometrically
+    from the target to ``top_std`` × the channel's prior std, with swaps of adjacent rungs'
+    states proposed after every step (even and odd pairs in turn); only the bottom rung (the
+    target) is stored. It lets states cross between modes the target's own steps cannot leave
+    (Darcy with u observed: which pixels of a flip). ``rungs`` times the solves per step; plain
+    pCN moves only (``precondition`` must be off).
     """
 
     chains: int = 4
@@ -154,6 +161,8 @@ class PCNSettings:
     precondition: bool = True
     fd_step: float = 0.1
     sampler: str = "pcn"
+    rungs: int = 1
+    top_std: float = 1.0
 
     def check(self) -> "PCNSettings":
         checks = (("chains", is_int(self.chains) and self.chains >= 2),
@@ -168,13 +177,18 @@ class PCNSettings:
                   ("anneal", is_finite(self.anneal) and 0 <= self.anneal <= 0.75),
                   ("precondition", isinstance(self.precondition, (bool, np.bool_))),
                   ("fd_step", is_finite(self.fd_step) and self.fd_step > 0),
-                  ("sampler", self.sampler in SAMPLERS))
+                  ("sampler", self.sampler in SAMPLERS),
+                  ("rungs", is_int(self.rungs) and self.rungs >= 1
+                   and (self.rungs == 1 or (self.sampler == "pcn" and self.precondition is False))),
+                  ("top_std", is_finite(self.top_std) and (self.rungs == 1 or self.top_std > self.likelihood_std)))
         for name, ok in checks:
             if not ok:
                 raise InputError(f"pcn: {name} = {getattr(self, name)!r} is out of range (chains >= 2, burn >= 0, "
                                  "thin >= 1, steps >= 4 thin, 0 < beta <= 1, 0 < target_accept < 1, "
                                  "likelihood_std > 0, members >= 1, seed >= 0, 0 <= anneal <= 0.75, "
-                                 f"precondition a bool, fd_step > 0, sampler one of {', '.join(SAMPLERS)})")
+                                 f"precondition a bool, fd_step > 0, sampler one of {', '.join(SAMPLERS)}, "
+                                 "rungs >= 1 (> 1 only with sampler pcn and precondition false), "
+                                 "top_std > likelihood_std when rungs > 1)")
         return self
 
     def to_dict(self) -> dict:
@@ -389,7 +403,8 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
     solved only for the stored draws). Sample i's chains draw from the generator (seed, i);
     the move schedule is shared, so for answers that do not depend on the batch, pass one
     sample at a time (as :mod:`piddm.solve.bayes` does, seeding each from its sample id).
-    With ``precondition`` the moves use a checked linearisation (see :class:`_Proposal`).
+    With ``precondition`` the moves use a checked linearisation (see :class:`_Proposal`); with
+    ``rungs`` > 1 each chain is a replica-exchange ladder (see :class:`PCNSettings`).
 
     Returns arrays with a leading sample axis: ``a``, ``u`` posterior means and ``a_std``,
     ``u_std`` (n, N, N); ``a_members``, ``u_members`` (n, members, N, N) evenly spaced stored
@@ -398,13 +413,16 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
     the informed move; NaN without one) (n, chains); ``rhat_a``, ``rhat_u`` (max over pixels
     not observed exactly of split R-hat), ``rhat_a_median``, ``rhat_u_median`` (median over
     those pixels that vary) and ``ess_a``, ``ess_u`` (min over them of the bulk ESS, in stored
-    draws) (n,); ``solves`` (solver calls per sample, linearisations included; float) and
+    draws) (n,); with ``rungs`` > 1 ``swap_acceptance`` (n, rungs - 1), the share of the kept
+    steps' proposed swaps of rungs r and r + 1 that were taken; ``solves`` (solver calls per sample, linearisations included; float) and
     ``seconds`` (float). ``on_progress(k)`` is told every k steps taken.
     """
     t0 = time.perf_counter()
     s = settings.check()
     mask, values, noise = _check_observations(mask, values, noise)
     n, n_side, c = len(mask), mask.shape[-1], s.chains
+    ladder = _ladder(s)  # likelihood std multiplier (chains * rungs,) of every chain, rung-major
+    n_chains = len(ladder)  # the first c are the target's: only they are stored
     temper = _Tempering(problem, n_side, noise, s)
     obs = _Observed(problem, mask, values)
     d = int(np.prod(obs.shape))
@@ -413,22 +431,23 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
     linearise_at = {n_anneal // 2, n_anneal} if s.precondition and s.burn and obs.size else set()
     avg_from = s.burn - max(1, (s.burn - n_anneal) // 2)  # average log steps over the last half after tempering
 
-    xi = np.stack([rng.standard_normal((c, d)) for rng in rngs])
+    xi = np.stack([rng.standard_normal((n_chains, d)) for rng in rngs])
     a, u = obs.fields(xi, obs.needs_u)
     resid = obs.residuals(a, u)
     propose = _Proposal(n, d)
-    log_b = np.full((n, c, 2), math.log(s.beta))  # steps of the uninformed (plain) and informed moves
-    averaged, n_averaged = np.zeros((n, c, 2)), np.zeros(2)
-    accepted = np.zeros((n, c))
+    log_b = np.full((n, n_chains, 2), math.log(s.beta))  # steps of the uninformed (plain) and informed moves
+    averaged, n_averaged = np.zeros((n, n_chains, 2)), np.zeros(2)
+    accepted = np.zeros((n, n_chains))
+    swapped = np.zeros((n, s.rungs - 1))
     kept = s.steps // s.thin
     store_a = np.empty((n, c, kept, n_side, n_side))
     store_u = np.empty_like(store_a)
     u_now = u.copy() if obs.needs_u else np.zeros_like(a)
-    stale = np.full((n, c), not obs.needs_u)  # chains whose stored u must be solved again
+    stale = np.full((n, n_chains), not obs.needs_u)  # chains whose stored u must be solved again
     total, reported, every = s.burn + s.steps, 0, max(1, (s.burn + s.steps) // 100)
     for t in range(total):
         std = temper.std(t)
-        scale = obs.scale(std)[:, None]
+        scale = obs.scale(std)[:, None] * ladder[None, :, None]
         if t in linearise_at:
             propose.linearise(obs, xi, s.fd_step)
             log_b[..., 1] = 0.0  # the informed move starts as independent draws from its Gaussian
@@ -439,16 +458,20 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
         if t == s.burn and s.burn:
             log_b = averaged / np.maximum(n_averaged, 1)
         informed = bool(propose.active.any() and t % 2)  # alternate the two moves once linearised
-        eps = np.stack([rng.standard_normal((c, d)) for rng in rngs])
+        eps = np.stack([rng.standard_normal((n_chains, d)) for rng in rngs])
         proposal, a_new, u_new, resid_new, correction = propose(obs, xi, resid, eps, np.exp(log_b[..., int(informed)]),
                                                                 informed)
         log_ratio = 0.5 * ((resid / scale) ** 2 - (resid_new / scale) ** 2).sum(axis=-1) + correction
-        take = np.log(np.stack([rng.random(c) for rng in rngs])) < log_ratio
+        take = np.log(np.stack([rng.random(n_chains) for rng in rngs])) < log_ratio
         xi[take], a[take], resid[take] = proposal[take], a_new[take], resid_new[take]
         if obs.needs_u:
             u_now[take] = u_new[take]
         else:
             stale |= take
+        if s.rungs > 1:
+            taken = _exchange(xi, a, u_now, resid, stale, obs.scale(std)[:, None], ladder, c, t % 2, rngs)
+            if t >= s.burn:
+                swapped += taken
         if t < s.burn:
             k = int(informed)
             step = log_b[..., k] + 0.1 * (np.exp(np.minimum(log_ratio, 0.0)) - s.target_accept)
@@ -460,16 +483,57 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
             accepted += take
             k, r = divmod(t - s.burn + 1, s.thin)
             if r == 0:
-                refresh_stale(obs, xi, stale, a, u_now)
-                store_a[:, :, k - 1], store_u[:, :, k - 1] = a, u_now
+                refresh_stale(obs, xi[:, :c], stale[:, :c], a[:, :c], u_now[:, :c])
+                store_a[:, :, k - 1], store_u[:, :, k - 1] = a[:, :c], u_now[:, :c]
         if on_progress and (t + 1 - reported >= every or t + 1 == total):
             on_progress(t + 1 - reported)
             reported = t + 1
     out = _summarise(store_a, store_u, mask & (noise == 0)[None, :, None, None], s.members)
-    informed = np.where(propose.active[:, None], np.exp(log_b[..., 1]), np.nan)
-    out.update(acceptance=accepted / s.steps, beta=np.exp(log_b[..., 0]), beta_informed=informed,
+    informed = np.where(propose.active[:, None], np.exp(log_b[:, :c, 1]), np.nan)
+    out.update(acceptance=accepted[:, :c] / s.steps, beta=np.exp(log_b[:, :c, 0]), beta_informed=informed,
                solves=obs.solves / n, seconds=time.perf_counter() - t0)
+    if s.rungs > 1:
+        out["swap_acceptance"] = swapped / (s.chains * _swaps_proposed(s.burn, s.steps, s.rungs))
     return out
+
+
+def _ladder(s: PCNSettings) -> np.ndarray:
+    """The likelihood std multiplier of every chain (chains * rungs,), rung-major: 1 for the first
+    ``chains`` (the target), up to ``top_std / likelihood_std`` geometrically for the top rung's."""
+    if s.rungs == 1:
+        return np.ones(s.chains)
+    ratio = (s.top_std / s.likelihood_std) ** (np.arange(s.rungs) / (s.rungs - 1))
+    return np.repeat(ratio, s.chains)
+
+
+def _swaps_proposed(burn: int, steps: int, rungs: int) -> np.ndarray:
+    """How many times the kept steps propose to swap each ladder's rungs r, r + 1 (rungs - 1,): at the
+    steps of r's parity."""
+    parity = np.arange(burn, burn + steps) % 2
+    return np.array([max(1, int((parity == r % 2).sum())) for r in range(rungs - 1)], dtype=np.float64)
+
+
+def _exchange(xi, a, u, resid, stale, base, ladder, c: int, parity: int, rngs) -> np.ndarray:
+    """Propose swapping the states of rungs r and r + 1 (r of the given parity) of every ladder, in place.
+
+    The states' misfits are scored under both rungs' likelihoods, std ``base`` (n, 1, size) times
+    each rung's multiplier: log ratio (1 / m_r^2 - 1 / m_r+1^2) (E_r - E_r+1), E = |misfit / base|^2 / 2.
+    Returns the swaps taken per rung pair (n, rungs - 1), summed over the c ladders.
+    """
+    n, rungs = len(xi), len(ladder) // c
+    energy = 0.5 * ((resid / base) ** 2).sum(axis=-1)  # (n, chains * rungs)
+    taken = np.zeros((n, rungs - 1))
+    pairs = range(parity, rungs - 1, 2)
+    draws = np.stack([rng.random((len(pairs), c)) for rng in rngs])
+    for j, r in enumerate(pairs):
+        lo, hi = slice(r * c, (r + 1) * c), slice((r + 1) * c, (r + 2) * c)
+        gain = (1.0 / ladder[r * c] ** 2 - 1.0 / ladder[(r + 1) * c] ** 2) * (energy[:, lo] - energy[:, hi])
+        swap = np.log(draws[:, j]) < gain  # (n, c)
+        for field in (xi, a, u, resid, stale):
+            low, high = field[:, lo], field[:, hi]
+            low[swap], high[swap] = high[swap].copy(), low[swap].copy()
+        taken[:, r] = swap.sum(axis=1)
+    return taken
 
 
 class _Tempering:

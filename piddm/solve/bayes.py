@@ -106,6 +106,9 @@ def _mcmc(problem, obs, settings, ids, on_progress) -> dict:
 def _describe(s: BayesSettings) -> str:
     sampler = ("elliptical slice sampling, exactly observed Darcy a imposed as exact sign constraints"
                if s.sampler == "elliptical" else "pCN")
+    if s.rungs > 1:
+        sampler += (f" with replica exchange ({s.rungs} rungs of likelihood std up to {s.top_std:g} × prior std, "
+                    "the bottom rung kept)")
     return (f"the posterior mean under the data generator's own prior: exact Gaussian posterior for the linear "
             f"problems (Poisson, Helmholtz), else MCMC by {sampler} ({s.chains} chains × ({s.burn} burn-in + "
             f"{s.steps} kept steps), thinned by {s.thin}, likelihood std {s.likelihood_std:g} × prior std for other "
