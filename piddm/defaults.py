@@ -88,8 +88,10 @@ _NEAREST_K = {("poisson", "forward"): {"k": 8}, ("poisson", "reconstruction"): {
 # The Bayes limit's MCMC (Darcy, Navier–Stokes): chain lengths and likelihood std chosen by the chains' diagnostics
 # (split R-hat <= 1.05 within about a minute per sample on one thread), measured on test samples 0-1 at 3 %
 # observed: diagnostics, not errors, chose them. Darcy inverse/reconstruction miss 1.05 at every setting tried
-# (an exactly observed u pins which pixels flip); 0.3 mixed best (R-hat 1.18-1.26). Navier-Stokes with u observed
-# reaches it at likelihood std 0.05 (0.01: R-hat 1.5-1.6), which treats exact observations as slightly noisy.
+# (an exactly observed u pins which pixels flip; replica exchange at 0.01, 12 or 24 rungs, swapped the target rung
+# 0.00 of the time: benchmarks/results/bayes_darcy_inverse_val_tempering_*.md); 0.3 mixed best (R-hat 1.18-1.26).
+# Navier-Stokes with u observed reaches it at likelihood std 0.05 (0.01: R-hat 1.5-1.6), which treats exact
+# observations as slightly noisy.
 # Darcy forward: elliptical slice sampling with the observed a as exact sign constraints (the exact posterior, no
 # likelihood std), checked on validation samples 0-3 at one setting, 8 chains x 20000 steps thinned by 50: mixed on
 # all four (worst split R-hat 1.034; benchmarks/results/bayes_darcy_forward_val.md; pCN had mixed on 16 of 20 test
