@@ -414,7 +414,8 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
     not observed exactly of split R-hat), ``rhat_a_median``, ``rhat_u_median`` (median over
     those pixels that vary) and ``ess_a``, ``ess_u`` (min over them of the bulk ESS, in stored
     draws) (n,); with ``rungs`` > 1 ``swap_acceptance`` (n, rungs - 1), the share of the kept
-    steps' proposed swaps of rungs r and r + 1 that were taken; ``solves`` (solver calls per sample, linearisations included; float) and
+    steps' proposed swaps of rungs r and r + 1 that were taken; ``solves`` (solver calls per
+    sample, linearisations included; float) and
     ``seconds`` (float). ``on_progress(k)`` is told every k steps taken.
     """
     t0 = time.perf_counter()
