@@ -286,3 +286,13 @@ def test_one_rung_is_plain_pcn():
     for key, value in one.items():
         if isinstance(value, np.ndarray):
             np.testing.assert_array_equal(value, also[key])
+
+
+def test_chain_note_prints_the_swap_rates_of_a_ladder():
+    from piddm.compare.solve import _chain_note
+
+    extra = {"acceptance": np.array([[0.2, 0.3]]), "rhat_u": np.array([1.2]), "ess_u": np.array([40.0]),
+             "swap_acceptance": np.array([[0.0, 0.25, 0.5]]), "solves": 1234.0}
+    note = _chain_note("Bayes limit", extra)
+    assert "replica swaps taken" in note and "0.00 0.25 0.50" in note and "1234 solver calls" in note
+    assert "replica" not in _chain_note("Bayes limit", {k: v for k, v in extra.items() if k != "swap_acceptance"})
