@@ -448,7 +448,8 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
     total, reported, every = s.burn + s.steps, 0, max(1, (s.burn + s.steps) // 100)
     for t in range(total):
         std = temper.std(t)
-        scale = obs.scale(std)[:, None] * ladder[None, :, None]
+        base = obs.scale(std)[:, None]  # (n, 1, size): the target's likelihood std of each observed value
+        scale = base * ladder[None, :, None]
         if t in linearise_at:
             propose.linearise(obs, xi, s.fd_step)
             log_b[..., 1] = 0.0  # the informed move starts as independent draws from its Gaussian
@@ -470,7 +471,7 @@ def pcn_posterior(problem: Problem, mask, values, noise, settings: PCNSettings,
         else:
             stale |= take
         if s.rungs > 1:
-            taken = _exchange(xi, a, u_now, resid, stale, obs.scale(std)[:, None], ladder, c, t % 2, rngs)
+            taken = _exchange(xi, a, u_now, resid, stale, base, ladder, c, t % 2, rngs)
             if t >= s.burn:
                 swapped += taken
         if t < s.burn:
