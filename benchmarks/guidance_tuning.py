@@ -81,12 +81,14 @@ def tune(args) -> None:
                     continue
                 t0 = time.perf_counter()
                 res = m.solve(ctx, obs, settings, np.arange(args.n))
-                means = mean_scores(physics, res, obs, truth)
+                per_sample = {}
+                means = mean_scores(physics, res, obs, truth, per_sample)
                 row = {"problem": model.problem.name, "task": task, "method": method, "tag": args.tag,
                        "settings": json.dumps(cand, sort_keys=True), "samples": args.n, "score": score(task, means),
                        "err_a": means.get("err_a"), "err_u": means.get("err_u"), "residual": means.get("residual"),
                        "nfe": res.nfe, "grad_evals": res.grad_evals, "s_per_sample": res.seconds_per_sample,
-                       "wall_s": time.perf_counter() - t0, "resolved": settings.to_dict(), "commit": commit}
+                       "wall_s": time.perf_counter() - t0, "resolved": settings.to_dict(), "commit": commit,
+                       "per_sample": per_sample}
                 with log.open("a") as f:
                     f.write(json.dumps(row) + "\n")
                 print(f"{task:15s} {method:6s} {cand} score {row['score']:.4f} ({row['s_per_sample']:.1f} s/sample)",

@@ -37,11 +37,17 @@ def score(task: str, row: dict) -> float:
     return row["err_a"] + row["err_u"]
 
 
-def mean_scores(physics, res, obs, truth) -> dict:
-    """The per-sample scores of a solve (``score_solve``) averaged over the samples, the failure flags left out."""
+def mean_scores(physics, res, obs, truth, per_sample: dict | None = None) -> dict:
+    """The per-sample scores of a solve (``score_solve``) averaged over the samples, the failure flags left out.
+    ``per_sample``: a dict filled with the per-sample errors and residual (lists, for a tuning log: paired
+    comparisons of candidates need them)."""
     from piddm.evaluate.scoring import score_solve, summarise
 
-    means, _ = summarise({k: v for k, v in score_solve(physics, res, obs, truth).items() if k != "failed"})
+    scores = {k: v for k, v in score_solve(physics, res, obs, truth).items() if k != "failed"}
+    if per_sample is not None:
+        per_sample.update({k: [float(x) for x in scores[k]] for k in ("err_a", "err_u", "residual", "amplitude_u")
+                           if k in scores})
+    means, _ = summarise(scores)
     return means
 
 
