@@ -6,8 +6,9 @@ candidate draws samples 0:N of the evaluation noise on the validation split besi
 (same noise, so the two are paired) and is scored by the rule ``piddm distill`` uses for its λ
 (benchmarks/results/distill_tuning.md): among candidates whose MMSE and SMSE stay within 1.5× the
 teacher's, the lowest mean residual wins; if none does, the one nearest to that bound (the smallest
-max(MMSE ratio, SMSE ratio)). Rows go to a JSON-lines log as they finish; ``--table`` writes the markdown
-and prints the winners for ``piddm.defaults.GENERATION``.
+max(MMSE ratio, SMSE ratio)). Rows go to a JSON-lines log as they finish (the same command run again
+skips the candidates already logged, so a stopped run resumes); ``--table`` writes the markdown and prints
+the winners for ``piddm.defaults.GENERATION``.
 
 Sample counts: MMSE and SMSE of 16 samples are mostly finite-sample noise (ECI's MMSE ratios to
 the teacher for its four stable candidates ranged 0.55-4.2 at 16 and 0.44-1.09 at 64), so the
@@ -44,15 +45,21 @@ GRID = {
 
 
 def tune(args) -> None:
+    from pde_bench import get_problem
     from piddm.compare.generate import GenerateOptions, run
 
     grid = {**GRID, **json.loads(args.grid)} if args.grid else GRID
     fixed = json.loads(args.fixed or "{}")
     log = Path(args.log)
     log.parent.mkdir(parents=True, exist_ok=True)
+    problem = get_problem(args.pde).name
+    logged = {_key(r["problem"], r["method"], r.get("tag", ""), r["settings"], r["samples"]) for r in _rows(log)}
     for method in args.methods:
         for i, cand in enumerate(grid[method]):
             cand = {**cand, **fixed}
+            if _key(problem, method, args.tag, json.dumps(cand, sort_keys=True), args.n) in logged:
+                print(f"{method:5s} {cand}: in the log already", file=sys.stderr, flush=True)
+                continue
             out = log.parent / f"{args.pde}-{method}{args.tag}-{i}"
             t0 = time.perf_counter()
             comparison, _ = run(GenerateOptions(pde=args.pde, out=str(out), samples=args.n, split="val",
@@ -76,6 +83,15 @@ def tune(args) -> None:
                   file=sys.stderr, flush=True)
 
 
+def _rows(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+
+
+def _key(problem: str, method: str, tag: str, settings: str, n: int) -> tuple:
+    """A candidate's identity in the log (settings as the sorted JSON the log stores)."""
+    return problem, method, tag, json.dumps(json.loads(settings), sort_keys=True), n
+
+
 def choose(rows: list[dict]) -> dict:
     """The rule: lowest residual among rows with MMSE and SMSE within BOUND x the teacher's, else the nearest."""
     feasible = [r for r in rows if max(r["mmse_ratio"], r["smse_ratio"]) <= BOUND]
@@ -87,7 +103,7 @@ def choose(rows: list[dict]) -> dict:
 def table(args) -> None:
     from piddm.report.tables import write_table
 
-    rows = [json.loads(line) for p in args.table for line in Path(p).read_text().splitlines() if line.strip()]
+    rows = [r for p in args.table for r in _rows(Path(p))]
     groups: dict[tuple, list] = {}
     for r in rows:
         if not r.get("tag"):  # scans are reported, never chosen from
