@@ -166,6 +166,10 @@ def test_compare_generate_scores_every_generator_on_the_same_noise(tiny_models, 
     assert dpde["cost"]["nfe"] == 11 and dpde["cost"]["grad_evals"] == 1  # only step 5 > 0.8 N is PDE-guided
     for key in ("volume_fraction", "interface_length", "spectrum_error"):
         assert key in eci["metrics"], key
+    ensemble = {v["metric"]: v for v in metrics["verdicts"] if v["baseline"] == "teacher" and v["metric"] in
+                ("mmse", "smse")}  # jackknife intervals (piddm.compare.ensemble)
+    assert set(ensemble) == {"mmse", "smse"}
+    assert all(0 < v["lo"] <= v["estimate"] <= v["hi"] for v in ensemble.values()), ensemble
     assert (tmp_path / "gen" / "spectrum.png").exists() and (tmp_path / "gen" / "methods.png").exists()
     _one_line(_piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--task", "generate", "--test", "5:9",
                      "-o", tmp_path / "g2"), "use 0:N")

@@ -30,6 +30,8 @@ import numpy as np
 
 from pde_bench.conventions import InputError, check_output, provenance
 
+from .ensemble import ENSEMBLE_INTERVAL_NOTE, ensemble_verdicts
+
 __all__ = ["TEACHER_STEPS", "DistillExperiment", "evaluate_distilled", "evaluate_models", "run"]
 
 TEACHER_STEPS = 18
@@ -313,10 +315,7 @@ def _comparison(t_model, students, scored, ref, data_dir, cfg, smoke, options, p
                                 "ratio", *bootstrap.ratio(p.per_sample["residual_rel"], t.per_sample["residual_rel"])))
         verdicts.append(Verdict("PIDDM-1 amplitude of u / teacher's", "piddm-1", "teacher", "amplitude_u", "ratio",
                                 *bootstrap.ratio(p.per_sample["amplitude_u"], t.per_sample["amplitude_u"])))
-        for stat in ("mmse", "smse"):  # no interval: see the note below the table
-            est = p.ensemble[stat] / t.ensemble[stat]
-            verdicts.append(Verdict(f"PIDDM-1 {stat.upper()} / teacher's", "piddm-1", "teacher", stat, "ratio",
-                                    est, math.nan, math.nan))
+        verdicts += ensemble_verdicts(p, t, ref.u_test, "PIDDM-1", "piddm-1", "teacher")
         speed = t.cost["ms_per_sample"] / p.cost["ms_per_sample"]
         verdicts.append(Verdict("speed-up of PIDDM-1 over the teacher (one timed run)", "piddm-1", "teacher",
                                 "ms_per_sample", "ratio", speed, math.nan, math.nan))
@@ -342,9 +341,7 @@ def _comparison(t_model, students, scored, ref, data_dir, cfg, smoke, options, p
               "disjoint real sets of the same size; MMSE / floor and SMSE / floor near 1 mean the method is as close "
               f"to the {ref.split} split as another real set of the same size, and a ratio between two methods both near "
               "their floor is mostly sampling noise. Verdicts: paired bootstrap 95 % intervals (samples are paired "
-              "by their noise). MMSE and SMSE ratios carry no interval: both statistics have a finite-sample bias (the "
-              "floor) that resampling adds again, and in simulation neither percentile nor basic bootstrap intervals "
-              "of their ratio came near 95 % coverage; read them against the floor columns instead.")]
+              "by their noise). " + ENSEMBLE_INTERVAL_NOTE)]
     title = f"{'[SMOKE] ' if smoke else ''}piddm distill — {name} {res_}²"
     return Comparison("distill", title, _columns(), rows, floor=floor, verdicts=verdicts, costs=costs,
                       notes=notes, after=after, options=options, provenance={**prov, "smoke": smoke})

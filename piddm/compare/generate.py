@@ -28,6 +28,8 @@ import torch
 
 from pde_bench.conventions import InputError, atomic_output, check_output, provenance
 
+from .ensemble import ENSEMBLE_INTERVAL_NOTE, ensemble_verdicts
+
 __all__ = ["GENERATE_METHODS", "GENERATION_FIELDS", "GenerateOptions", "interface_length", "radial_spectrum", "run", "spectrum_error",
            "volume_fraction"]
 
@@ -317,9 +319,7 @@ def _comparison(name, teacher, model, scored, ref, settings, truth_per, floor_sp
                                     s.cost["nfe"] / p.cost["nfe"], math.nan, math.nan))
         t = scored.get("teacher")
         if t is not None:
-            for stat in ("mmse", "smse"):
-                verdicts.append(Verdict(f"PIDDM-1 {stat.upper()} / teacher's", "piddm-1", "teacher", stat, "ratio",
-                                        p.ensemble[stat] / t.ensemble[stat], math.nan, math.nan))
+            verdicts += ensemble_verdicts(p, t, ref.u_test, "PIDDM-1", "piddm-1", "teacher")
     training = model.info.training
     costs = [Cost("teacher training", teacher.info.training.get("elapsed_s"), "from its model file"),
              Cost("teacher pairs", training.get("pairs_s"), f"{training.get('pairs', '?')} pairs"),
@@ -336,7 +336,7 @@ def _comparison(name, teacher, model, scored, ref, settings, truth_per, floor_sp
               "same size (the floor row); spectrum err: mean over |k| of |log10 S(k) - log10 S_ref(k)| of the radially "
               "averaged power spectrum of u; Darcy: volume fraction of a = a_high and interface length (grid faces "
               "between levels × h), mean ± std over samples against the floor row's test data. Verdicts: paired "
-              "bootstrap 95 % intervals; NFE, MMSE and SMSE ratios carry none (see piddm distill's report)."), "",
+              "bootstrap 95 % intervals; NFE ratios carry none. " + ENSEMBLE_INTERVAL_NOTE), "",
              f"DiffusionPDE (PDE guidance): N = {d.steps} Heun steps, ζ_obs = 0, ζ_pde = {d.zeta_pde:g} on ||r||₂ / m "
              f"after {100 * d.switch:g} % of the steps ({'index-unit Darcy stencil' if d.residual == 'original' else 'the problem residual / its scale'}).",
              f"ECI-sampling (boundary): N = {e.steps}, M = {e.mix}, fresh noise "

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["check_paired", "ensemble_ratio", "paired_bootstrap", "ratio", "reduction"]
+__all__ = ["check_paired", "ensemble_ratio", "ensemble_ratios_jackknife", "paired_bootstrap", "ratio", "reduction"]
 
 
 def _quantiles(level: float) -> tuple[float, float]:
@@ -115,6 +115,67 @@ def ensemble_ratio(gen, gen_base, reference, statistic: Callable[[np.ndarray, np
     if interval != "percentile":
         raise ValueError(f"interval must be basic or percentile, got {interval!r}")
     return est, lo, hi
+
+
+def _delete_one_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel mean and (population) std of ``x`` (n, P) with each sample left out in turn: (n, P) each."""
+    n = len(x)
+    s1, s2 = x.sum(0), (x * x).sum(0)
+    mean = (s1[None] - x) / (n - 1)
+    var = (s2[None] - x * x) / (n - 1) - mean * mean
+    return mean, np.sqrt(np.maximum(var, 0.0))
+
+
+def _log_mmse_smse_ratios(gm, gs, tm, ts, rm, rs) -> np.ndarray:
+    """log(MMSE_G / MMSE_T) and log(SMSE_G / SMSE_T) from per-pixel moments; leading axes broadcast; (..., 2)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mmse = np.log(np.mean((gm - rm) ** 2, -1)) - np.log(np.mean((tm - rm) ** 2, -1))
+        smse = np.log(np.mean((gs - rs) ** 2, -1)) - np.log(np.mean((ts - rs) ** 2, -1))
+    return np.stack([mmse, smse], -1)
+
+
+def ensemble_ratios_jackknife(gen, gen_base, reference, level: float = 0.95) -> dict[str, tuple[float, float, float]]:
+    """MMSE and SMSE of ``gen`` over those of ``gen_base`` (both against ``reference``), with intervals:
+    {"mmse": (estimate, lo, hi), "smse": (...)}.
+
+    The interval is normal on the log ratio, with the two-sample delete-one jackknife variance: the
+    pairs (gen_i, gen_base_i) (drawn from the same noise) are left out together, then each reference
+    field; the two variances add. It estimates the ratio of the *expected* statistics at these sample
+    sizes, E[MMSE(G, R)] / E[MMSE(T, R)], finite-sample floor included. Bootstrap intervals resample
+    that floor a second time; in simulation on real fields with a known truth
+    (``benchmarks/ensemble_ratio_intervals.py``) the basic bootstrap covered an MMSE ratio 65-82 % of
+    the time, this interval 93-100 % (conservative for MMSE, where it is also wide: at 256 samples
+    ×3 to ×90 between its ends, because a few smooth modes carry most of the statistic). Fields are
+    (n, ...) arrays in the same units; the std is the population one, as in
+    :func:`piddm.evaluate.metrics.ensemble_errors`.
+    """
+    g, t, r = (np.asarray(x, dtype=np.float64) for x in (gen, gen_base, reference))
+    if g.shape != t.shape:
+        raise ValueError(f"paired ensembles must have the same shape, got {g.shape} and {t.shape}")
+    if len(g) < 2 or len(r) < 2 or g.shape[1:] != r.shape[1:]:
+        raise ValueError(f"need >= 2 generated and >= 2 reference fields of one shape, got {g.shape} and {r.shape}")
+    g, t, r = (x.reshape(len(x), -1) for x in (g, t, r))
+    n, m = len(g), len(r)
+    moments = [(x.mean(0), x.std(0)) for x in (g, t, r)]
+    est = _log_mmse_smse_ratios(*moments[0], *moments[1], *moments[2])
+    (gm, gs), (tm, ts), (rm, rs) = (_delete_one_moments(x) for x in (g, t, r))
+    pairs_out = _log_mmse_smse_ratios(gm, gs, tm, ts, moments[2][0][None], moments[2][1][None])
+    refs_out = _log_mmse_smse_ratios(moments[0][0][None], moments[0][1][None], moments[1][0][None],
+                                     moments[1][1][None], rm, rs)
+    with np.errstate(invalid="ignore"):
+        var = ((n - 1) / n * ((pairs_out - pairs_out.mean(0)) ** 2).sum(0)
+               + (m - 1) / m * ((refs_out - refs_out.mean(0)) ** 2).sum(0))
+    from scipy.stats import norm
+
+    z = float(norm.ppf(_quantiles(level)[1]))
+    half = z * np.sqrt(var)
+    out = {}
+    for k, name in enumerate(("mmse", "smse")):
+        if not np.isfinite(est[k]) or not np.isfinite(half[k]):
+            out[name] = (float(np.exp(est[k])) if np.isfinite(est[k]) else float("nan"), float("nan"), float("nan"))
+        else:
+            out[name] = tuple(float(np.exp(v)) for v in (est[k], est[k] - half[k], est[k] + half[k]))
+    return out
 
 
 def check_paired(ours: Mapping, base: Mapping,
