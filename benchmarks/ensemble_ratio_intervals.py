@@ -12,7 +12,8 @@ c_G (rho (x_i - mean) + sqrt(1 - rho^2) (x'_i - mean)) + b_G d (c: amplitude, as
 an independent real reference set R of m fields. The true ratio is the ratio of the replicates' mean
 statistics. Intervals: ``basic`` and ``percentile`` bootstrap (``piddm.evaluate.bootstrap.ensemble_ratio``:
 paired indices of G and T resampled together, R independently) and a two-sample delete-one ``jackknife``
-of the log ratio with a normal interval (``ensemble_ratios_jackknife``, what the reports print). Writes benchmarks/results/ensemble_ratio_intervals_<pde>.{md,json}.
+of the log ratio with a normal interval (``ensemble_ratios_jackknife``, what the reports print). Writes
+benchmarks/results/ensemble_ratio_intervals_<pde>.{md,json}.
 """
 
 from __future__ import annotations
