@@ -13,7 +13,7 @@ ENSEMBLE_INTERVAL_NOTE = (
     "(pairs of draws from the same noise left out together, then each reference field); they estimate the ratio "
     "of the expected statistics at these sample sizes, floor included. In simulation on real fields with a known "
     "truth (benchmarks/results/ensemble_ratio_intervals_*.md) they covered 93-100 % of the time, where the basic "
-    "bootstrap covered MMSE ratios 65-82 %; MMSE's are wide (x3-x90 between the ends at 256 samples), so read an "
+    "bootstrap covered MMSE ratios 65-82 %; MMSE's are wide (x3-x100 between the ends at 256 samples), so read an "
     "MMSE ratio against the floor columns too.")
 
 

@@ -144,9 +144,9 @@ def ensemble_ratios_jackknife(gen, gen_base, reference, level: float = 0.95) -> 
     sizes, E[MMSE(G, R)] / E[MMSE(T, R)], finite-sample floor included. Bootstrap intervals resample
     that floor a second time; in simulation on real fields with a known truth
     (``benchmarks/ensemble_ratio_intervals.py``) the basic bootstrap covered an MMSE ratio 65-82 % of
-    the time, this interval 93-100 % (conservative for MMSE, where it is also wide: at 256 samples
-    ×3 to ×90 between its ends, because a few smooth modes carry most of the statistic). Fields are
-    (n, ...) arrays in the same units; the std is the population one, as in
+    the time, this interval 93-100 % (also on Darcy and Helmholtz fields; conservative for MMSE, where
+    it is also wide: at 256 samples ×3 to ×100 between its ends, because a few smooth modes carry most
+    of the statistic). Fields are (n, ...) arrays in the same units; the std is the population one, as in
     :func:`piddm.evaluate.metrics.ensemble_errors`.
     """
     g, t, r = (np.asarray(x, dtype=np.float64) for x in (gen, gen_base, reference))
