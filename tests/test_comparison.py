@@ -37,5 +37,21 @@ def test_a_target_adds_the_status_and_a_missing_interval_says_so():
                   better="ge")
     missed = Verdict("residual ratio", "piddm-1", "teacher", "residual", "ratio", 0.36, 0.33, 0.38, target=0.1)
     text = _comparison(verdicts=[met, missed]).verdict_table()
-    assert "| speed-up | 44.5 (no interval) | ≥ 30 | met |" in text
+    assert "| speed-up | 44.5 (no interval) | ≥ 30 | met (no interval) |" in text
     assert "| residual ratio | 0.36 [0.33, 0.38] | ≤ 0.1 | MISSED |" in text
+
+
+def test_a_target_is_met_only_when_the_whole_interval_meets_it(tmp_path):
+    def status(est, lo, hi, target, better="le"):
+        v = Verdict("v", "piddm-1", "teacher", "mmse", "ratio", est, lo, hi, target=target, better=better)
+        return v.status, v.met
+
+    assert status(1.1, 0.6, 2.0, 1.5) == ("not shown", False)   # the estimate meets it, the interval does not
+    assert status(1.1, 0.9, 1.4, 1.5) == ("met", True)
+    assert status(1.6, 1.2, 2.0, 1.5) == ("MISSED", False)
+    assert status(35.0, 29.0, 40.0, 30, "ge") == ("not shown", False)  # for a lower bound the low end counts
+    assert status(35.0, 31.0, 40.0, 30, "ge") == ("met", True)
+    assert status(1.1, 0.6, 2.0, None) == ("", None)
+    crossing = Verdict("v", "a", "b", "mmse", "ratio", 1.1, 0.6, 2.0, target=1.5)
+    data = json.loads(_comparison(verdicts=[crossing]).write(tmp_path)["metrics"].read_text())
+    assert data["verdicts"][0]["status"] == "not shown" and data["verdicts"][0]["met"] is False

@@ -51,7 +51,9 @@ class Verdict:
     """A ratio between two rows with its paired bootstrap 95 % interval (DESIGN rule 6).
 
     ``kind`` ``ratio``: ours / base; ``reduction``: 1 - ours / base. ``target`` (optional) is a
-    bound the estimate should meet (``le``: estimate <= target; ``ge``: >=).
+    bound to meet (``le``: <= target; ``ge``: >=). It is met when the whole interval meets it (or,
+    without an interval, the estimate); an estimate that meets it with an interval reaching across
+    is "not shown" (:attr:`status`), and counts as not met.
     """
 
     name: str
@@ -66,10 +68,26 @@ class Verdict:
     better: str = "le"
 
     @property
-    def met(self) -> bool | None:
+    def status(self) -> str:
+        """"" (no target), "MISSED" (the estimate misses), "not shown" (the estimate meets the target, the
+        interval's far end does not), "met", or "met (no interval)"."""
         if self.target is None or not math.isfinite(self.estimate):
-            return None
-        return self.estimate <= self.target if self.better == "le" else self.estimate >= self.target
+            return ""
+
+        def meets(v: float) -> bool:
+            return v <= self.target if self.better == "le" else v >= self.target
+
+        if not meets(self.estimate):
+            return "MISSED"
+        far = self.hi if self.better == "le" else self.lo
+        if not math.isfinite(far):
+            return "met (no interval)"
+        return "met" if meets(far) else "not shown"
+
+    @property
+    def met(self) -> bool | None:
+        """True when :attr:`status` is met (with or without an interval); None without a target."""
+        return None if not self.status else self.status.startswith("met")
 
     def text(self) -> str:
         pct = self.kind == "reduction"
@@ -130,7 +148,7 @@ class Comparison:
             cells = [v.name, v.text()]
             if targets:
                 cells += ["" if v.target is None else f"{'≤' if v.better == 'le' else '≥'} {v.target:g}",
-                          {None: "", True: "met", False: "MISSED"}[v.met]]
+                          v.status]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
@@ -158,7 +176,7 @@ class Comparison:
     def to_json(self) -> dict:
         return {"kind": self.kind, "title": self.title,
                 "rows": [asdict(r) for r in self.rows], "floor": self.floor,
-                "verdicts": [{**asdict(v), "met": v.met} for v in self.verdicts],
+                "verdicts": [{**asdict(v), "met": v.met, "status": v.status} for v in self.verdicts],
                 "costs": [asdict(c) for c in self.costs], "notes": self.notes, "after": self.after,
                 "options": self.options, "provenance": self.provenance}
 
