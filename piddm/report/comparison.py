@@ -48,12 +48,13 @@ class Row:
 
 @dataclass
 class Verdict:
-    """A ratio between two rows with its paired bootstrap 95 % interval (DESIGN rule 6).
+    """A ratio between two rows with its 95 % interval (DESIGN rule 6).
 
     ``kind`` ``ratio``: ours / base; ``reduction``: 1 - ours / base. ``target`` (optional) is a
     bound to meet (``le``: <= target; ``ge``: >=). It is met when the whole interval meets it (or,
-    without an interval, the estimate); an estimate that meets it with an interval reaching across
-    is "not shown" (:attr:`status`), and counts as not met.
+    without an interval, the estimate), missed when none of it does, and "not shown" when the
+    interval reaches across it (:attr:`status`; counts as not met). The interval is the caller's:
+    a paired bootstrap for per-sample metrics, a jackknife for MMSE / SMSE ratios.
     """
 
     name: str
@@ -69,20 +70,21 @@ class Verdict:
 
     @property
     def status(self) -> str:
-        """"" (no target), "MISSED" (the estimate misses), "not shown" (the estimate meets the target, the
-        interval's far end does not), "met", or "met (no interval)"."""
+        """"" (no target); "met" (the whole interval meets the target); "MISSED" (none of it does); "not
+        shown" (the interval reaches across the target, whichever side the estimate is on); without an
+        interval, "met (no interval)" or "MISSED" by the estimate."""
         if self.target is None or not math.isfinite(self.estimate):
             return ""
 
         def meets(v: float) -> bool:
             return v <= self.target if self.better == "le" else v >= self.target
 
-        if not meets(self.estimate):
-            return "MISSED"
-        far = self.hi if self.better == "le" else self.lo
-        if not math.isfinite(far):
-            return "met (no interval)"
-        return "met" if meets(far) else "not shown"
+        near, far = (self.lo, self.hi) if self.better == "le" else (self.hi, self.lo)
+        if not (math.isfinite(near) and math.isfinite(far)):
+            return "met (no interval)" if meets(self.estimate) else "MISSED"
+        if meets(far):
+            return "met"
+        return "not shown" if meets(near) else "MISSED"
 
     @property
     def met(self) -> bool | None:
