@@ -44,7 +44,9 @@ GRID = {
 }
 # Per-problem grids where the residual's scale differs. Poisson (scan200 rows of its log: N = 200, 8 samples):
 # the residual fell from 0.237 (ζ_pde 0.001; the teacher's Heun-18: 0.622) to 0.086 at 0.1 and grew about
-# linearly past it (0.86 at 1, 9.3 at 10): the grid at N = 2000 is centred a decade lower, as Darcy's.
+# linearly past it (0.86 at 1, 9.3 at 10). The grid spans that optimum and two decades below it, since at
+# N = 2000 the PDE term acts ten times as often (Darcy's N = 2000 optimum, 0.01-0.03, sat at or just below
+# its N = 200 one, 0.03).
 GRID_BY_PROBLEM = {"poisson": {"dpde": [{"zeta_pde": zp} for zp in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)]}}
 
 
