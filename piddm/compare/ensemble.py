@@ -12,9 +12,10 @@ ENSEMBLE_INTERVAL_NOTE = (
     "MMSE and SMSE ratios: normal intervals on the log ratio with a two-sample delete-one jackknife variance "
     "(pairs of draws from the same noise left out together, then each reference field); they estimate the ratio "
     "of the expected statistics at these sample sizes, floor included. In simulation on real fields with a known "
-    "truth (benchmarks/results/ensemble_ratio_intervals_*.md) they covered 93-100 % of the time, where the basic "
-    "bootstrap covered MMSE ratios 65-82 %; MMSE's are wide (x3-x100 between the ends at 256 samples), so read an "
-    "MMSE ratio against the floor columns too.")
+    "truth (benchmarks/results/ensemble_ratio_intervals_*.md: 100 and 256 samples) they covered MMSE ratios "
+    "97-100 % and SMSE ratios 93.5-100 % of the time, where the basic bootstrap covered MMSE 65-82 %; they are "
+    "conservative, and MMSE's are wide (x2.5-x103 between the ends), so read an MMSE ratio against the floor "
+    "columns too.")
 
 
 def ensemble_verdicts(ours, base, reference: np.ndarray, label: str, method: str, baseline: str,
