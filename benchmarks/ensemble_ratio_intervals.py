@@ -54,6 +54,7 @@ def simulate(u: np.ndarray, scenario: tuple, n: int, m: int, reps: int, resample
     x = u - mean
     _, _, vt = np.linalg.svd(x[:2000], full_matrices=False)
     d = vt[0] / np.sqrt(np.mean(vt[0] ** 2)) * np.sqrt(np.mean(x ** 2))
+
     def replicate(rng):
         idx = rng.permutation(len(u))[:2 * n + m]
         xi, xo, ref = x[idx[:n]], x[idx[n:2 * n]], u[idx[2 * n:]]

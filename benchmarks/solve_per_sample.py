@@ -14,7 +14,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 
 from pde_bench import get_problem
