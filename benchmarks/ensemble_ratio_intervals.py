@@ -74,8 +74,8 @@ def simulate(u: np.ndarray, scenario: tuple, n: int, m: int, reps: int, resample
     intervals = {k: [] for k in kinds}
     for rep in range(reps):
         g, t, ref = replicate(rng)
-        jk = ensemble_ratios_jackknife(g, t, ref)
         if "jackknife" in kinds:
+            jk = ensemble_ratios_jackknife(g, t, ref)
             intervals["jackknife"].append([jk[k][1:] for k in ("mmse", "smse")])
         for kind in set(kinds) & {"basic", "percentile"}:
             intervals[kind].append([ensemble_ratio(g, t, ref, lambda a, b, k=k: ensemble_errors(a, b)[k],
