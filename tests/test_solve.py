@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import pde_bench
+from pde_bench.conventions import InputError
 from pde_bench.torch_data import Normaliser
 from piddm.evaluate.scoring import score_solve
 from piddm.physics import PhysicsLoss
@@ -146,6 +147,23 @@ def test_polish_makes_each_member_solve_the_pde(generated):
     np.testing.assert_array_equal(res.a, a)
     assert res.extra["polish_evaluations"] > 0 and res.nfe == rough.nfe  # the polish calls no network
     assert res.loss.shape[1] > rough.loss.shape[1] and res.loss[:, -1].max() < rough.loss[:, -1].min()
+
+
+def test_a_u_only_polish_keeps_each_members_a_and_refines_u(generated):
+    """polish_fields="u": the polish moves u alone; a stays where the noise search left it."""
+    a, u = generated("poisson", 16, n=2)
+    physics = _physics("poisson", a, u)
+    obs = Observation.from_specs([parse_observe("u:10%")], a, u)
+    st = dict(starts=2, iters=2, batch=2, lam=1.0)
+    none, u_only, both = (solve_noise(_ctx(physics, LinearStudent()), obs, SolveSettings(**st, **f))
+                          for f in ({"polish": 0}, {"polish": 50, "polish_fields": "u"},
+                                    {"polish": 50, "polish_fields": "au"}))
+    np.testing.assert_allclose(u_only.a, none.a, rtol=0, atol=1e-6)
+    assert np.abs(both.a - none.a).max() > 1e-3  # the free polish does move a
+    assert np.abs(u_only.u - none.u).max() > 1e-3
+    assert u_only.extra["final_loss"].sum() < none.extra["final_loss"].sum()
+    with pytest.raises(InputError, match="polish_fields"):
+        SolveSettings(polish_fields="a").check()
 
 
 def test_smoothness_terms():

@@ -53,7 +53,12 @@ from .objective import (
 from .observation import Observation
 from .result import SolveResult, ensemble, pad_history
 
-__all__ = ["METHOD", "SolveSettings", "solve_noise", "to_shell"]
+__all__ = ["METHOD", "POLISH_FIELDS", "SolveSettings", "solve_noise", "to_shell"]
+
+# Channel masks of the polish's update, (a, u): with "u" the polish keeps each member's a as the noise search
+# left it. On Darcy inverse at 30 % observed the free polish drove a toward its low level while fitting the
+# many exact u values (benchmarks/results/darcy_inverse_polish_val/).
+POLISH_FIELDS = {"au": (1.0, 1.0), "u": (0.0, 1.0)}
 
 
 def to_shell(eps: torch.Tensor) -> torch.Tensor:
@@ -73,6 +78,7 @@ class SolveSettings:
     lr: float = 0.05
     optimizer: str = "adam"
     polish: int = 0  # L-BFGS iterations on each member's fields after the noise search (0: none)
+    polish_fields: str = "au"  # the channels the polish moves: "au" both, "u" u only (a kept as the search left it)
     seed: int = 0
     batch: int = 16  # samples per network batch (each with ``starts`` members); never changes an answer
     stream: str = "solve"  # noise stream of the starts: start k of sample i is index starts * i + k
@@ -82,6 +88,9 @@ class SolveSettings:
             raise InputError(f"noise search: starts and batch must be >= 1, got {self.starts}, {self.batch}")
         if self.iters < 0 or self.polish < 0:
             raise InputError(f"noise search: iters and polish must be >= 0, got {self.iters}, {self.polish}")
+        if self.polish_fields not in POLISH_FIELDS:
+            raise InputError(f"noise search: polish_fields must be one of {', '.join(POLISH_FIELDS)}, got "
+                             f"{self.polish_fields!r}")
         if not (math.isfinite(self.lam) and self.lam >= 0):
             raise InputError(f"noise search: lam must be finite and >= 0, got {self.lam}")
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -182,18 +191,19 @@ def _polish(x, physics, mask, x_obs, exact, scale, settings: SolveSettings, grou
     (fields, final per-member loss, per-sample histories (evals, K), evaluations per sample)."""
     x0 = x.detach().double()
     x_obs, scale = x_obs.double(), scale.double()
+    moves = torch.tensor(POLISH_FIELDS[settings.polish_fields], dtype=x0.dtype, device=x0.device).view(1, 2, 1, 1)
 
     def make(rows):
         loss_of = fields_objective(physics, mask[rows], x_obs[rows], exact, scale, lam=settings.lam)
         fields_at = preconditioned(x0[rows])
         leaf = torch.zeros_like(x0[rows], requires_grad=True)
-        return leaf, lambda v: loss_of(fields_at(v))
+        return leaf, lambda v: loss_of(fields_at(v * moves))
 
     params, histories, calls = optimise_each(groups, make, optimizer="lbfgs", iters=settings.polish, lr=1.0)
     with torch.no_grad():
         out, final = [], []
         for rows, v in zip(groups, params):
-            xr = preconditioned(x0[rows])(v)
+            xr = preconditioned(x0[rows])(v * moves)
             out.append(xr)
             final.append(fields_objective(physics, mask[rows], x_obs[rows], exact, scale, lam=settings.lam)(xr))
     return torch.cat(out), torch.cat(final).float(), histories, calls
@@ -202,7 +212,8 @@ def _polish(x, physics, mask, x_obs, exact, scale, settings: SolveSettings, grou
 def _describe(s: SolveSettings) -> str:
     return (f"K = {s.starts} starts, {s.iters} {s.optimizer} steps" + (f" (lr {s.lr:g})" if s.optimizer == "adam" else "")
             + f", λ_infer = {s.lam:g}, noise on the Gaussian shell"
-            + (f"; then up to {s.polish} L-BFGS iterations on each sample's member fields" if s.polish else ""))
+            + (f"; then up to {s.polish} L-BFGS iterations on each sample's member fields"
+               + (" (u only, a kept)" if s.polish_fields == "u" else "") if s.polish else ""))
 
 
 METHOD = Method(name="piddm", label="PIDDM", solve=solve_noise, settings=SolveSettings,
