@@ -42,6 +42,8 @@ def compare(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
     resume: bool = typer.Option(False, "--resume", help="reuse the methods an unfinished run of the same command "
                                 "finished (same settings, samples, masks, models and device); solve the rest"),
+    jobs: int = typer.Option(1, "--jobs", help="methods solved at once, each in its own process with its share of "
+                             "the torch threads; the answers are the same, the timings are measured side by side"),
 ):
     """Compare PIDDM with DiffusionPDE, DPS, ECI-sampling and D-Flow on the same teacher, data and masks."""
     from piddm.compare.solve import run
@@ -50,11 +52,11 @@ def compare(
 
     task = _checked_task(task, observed)
     if task == "generate":
-        _refuse_observation_flags(observed, obs_noise, mask_seed, max_panels, resume)
+        _refuse_observation_flags(observed, obs_noise, mask_seed, max_panels, resume, jobs)
         return _generate(pde, test, split, method, setting, student, teacher, data, out, device, overwrite, input_file)
     opts = _solve_options(pde, task, observed, test, split, input_file, method, setting, student, teacher, data, out,
                           obs_noise, mask_seed, max_panels, device, overwrite)
-    opts.resume = resume
+    opts.resume, opts.jobs = resume, jobs
     with bars() as b:
         comparison, folder = run(opts, progress=b.task)
     typer.echo(comparison.markdown())
@@ -73,12 +75,12 @@ def _checked_task(task: str, observed: float) -> str:
     return "reconstruction" if task == "reconstruct" else task
 
 
-def _refuse_observation_flags(observed, obs_noise, mask_seed, max_panels, resume) -> None:
+def _refuse_observation_flags(observed, obs_noise, mask_seed, max_panels, resume, jobs) -> None:
     from pde_bench.conventions import InputError
 
     unused = [flag for flag, value, default in (("--observed", observed, 3.0), ("--obs-noise", obs_noise, 0.0),
                                                 ("--mask-seed", mask_seed, 0), ("--max-panels", max_panels, 4),
-                                                ("--resume", resume, False))
+                                                ("--resume", resume, False), ("--jobs", jobs, 1))
               if value != default]
     if unused:
         raise InputError(f"{', '.join(unused)}: no meaning for --task generate (no observations)")

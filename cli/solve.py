@@ -58,6 +58,8 @@ def solve(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
     resume: bool = typer.Option(False, "--resume", help="reuse the methods an unfinished run of the same command "
                                 "finished (same settings, samples, masks, models and device); solve the rest"),
+    jobs: int = typer.Option(1, "--jobs", help="methods solved at once, each in its own process with its share of "
+                             "the torch threads; the answers are the same, the timings are measured side by side"),
 ):
     """Solve forward / inverse / reconstruction problems from partial observations, with uncertainty."""
     from piddm.compare.solve import SolveOptions, parse_settings, run
@@ -77,7 +79,8 @@ def solve(
                         methods=list(method),
                         settings=parse_settings(setting, {k: {f: v for f, v in d.items() if v is not None}
                                                           for k, d in settings.items()}, list(method)),
-                        max_panels=max_panels, device=device, overwrite=overwrite, resume=resume)
+                        max_panels=max_panels, device=device, overwrite=overwrite, resume=resume,
+                        jobs=jobs)
     with bars() as b:
         comparison, folder = run(opts, progress=b.task)
     typer.echo(comparison.markdown())

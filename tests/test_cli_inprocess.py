@@ -228,6 +228,51 @@ def test_compare_resume_reuses_the_methods_an_interrupted_run_finished(tiny_mode
     assert code == 2 and "--resume" in err and not (tmp_path / "g").exists()
 
 
+@pytest.mark.parametrize("commit", ["0" * 40, "0" * 40 + "+dirty"])
+def test_compare_jobs_gives_the_sequential_answers_from_worker_processes(tiny_models, tmp_path, monkeypatch, capsys,
+                                                                         commit):
+    """--jobs 2: the standalone methods are solved in worker processes (a modified tree hands them over under a
+    token of the run), the "→ solver" row reuses kriging's in the parent; every answer equals the sequential
+    run's, the report says which rows ran side by side, and nothing is left staged."""
+    import json
+
+    import pde_bench.conventions as conventions
+
+    monkeypatch.setattr(conventions, "_git_commit", lambda: commit)
+    teacher, student, data = tiny_models("darcy")
+    args = ["compare", "--pde", "darcy", "--task", "forward", "--student", student, "--teacher", teacher, "--data",
+            data, "--test", "0:2", "--observed", "10", "--device", "cpu", "--max-panels", "0", "--method", "piddm",
+            "--method", "eci", "--method", "kriging", "--method", "kriging-solver", "--set", "piddm.starts=2",
+            "--set", "piddm.iters=2", "--set", "piddm.polish=3", "--set", "eci.steps=4"]
+    rows = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        code, report, err = _piddm(monkeypatch, capsys, *args, "-o", out, "--jobs", jobs)
+        assert code == 0, err
+        rows[jobs] = {r["method"]: r["metrics"] for r in json.loads((out / "metrics.json").read_text())["rows"]}
+        assert ("solved in worker processes" in report) == (jobs == 2)
+        assert not (tmp_path / f".jobs{jobs}.partial").exists()
+    assert list(rows[1]) == list(rows[2]) == ["piddm", "eci", "kriging", "kriging-solver"]
+    for method, metrics in rows[1].items():
+        for key, value in metrics.items():
+            same = rows[2][method][key] == value or rows[2][method][key] == pytest.approx(value, rel=1e-6, abs=1e-12)
+            assert same, (method, key, value, rows[2][method][key])
+
+
+def test_a_failed_worker_stops_the_run_with_one_line_naming_its_method():
+    from piddm.compare.parallel import WorkerFailed, solve_in_workers
+
+    with pytest.raises(WorkerFailed, match="worker solving piddm failed"):  # no observations: the worker refuses
+        solve_in_workers({"pde": "darcy"}, ["piddm"], 1, 1, {"token": None, "commit": ""}, poll_s=0.05)
+
+
+def test_compare_refuses_jobs_below_one(tiny_models, tmp_path, monkeypatch, capsys):
+    teacher, student, data = tiny_models("darcy")
+    code, _, err = _piddm(monkeypatch, capsys, "compare", "--pde", "darcy", "--task", "forward", "--student", student,
+                          "--teacher", teacher, "--data", data, "--test", "0:2", "--jobs", "0", "-o", tmp_path / "c")
+    assert code == 2 and "jobs must be an integer >= 1" in err and not (tmp_path / "c").exists()
+
+
 def test_train_teacher_takes_the_problems_noise_levels_unless_given(dataset_dir, tmp_path, monkeypatch, capsys):
     import json
 

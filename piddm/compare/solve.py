@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pde_bench.conventions import InputError, atomic_output, check_output, provenance
+from pde_bench.conventions import InputError, atomic_output, check_output, is_int, provenance
 
 __all__ = ["SolveOptions", "parse_range", "parse_settings", "run"]
 
@@ -52,6 +52,7 @@ class SolveOptions:
     device: str = "auto"
     overwrite: bool = False
     resume: bool = False  # reuse the methods an unfinished run of the same output staged (piddm.compare.staging)
+    jobs: int = 1  # methods solved at once in worker processes (piddm.compare.parallel)
 
     def check(self) -> None:
         from ..solve import METHODS
@@ -78,6 +79,8 @@ class SolveOptions:
             parse_range(self.test)
         if self.mask_seed < 0:
             raise InputError(f"mask_seed must be >= 0, got {self.mask_seed}")
+        if not is_int(self.jobs) or self.jobs < 1:
+            raise InputError(f"jobs must be an integer >= 1, got {self.jobs!r}")
 
 
 def parse_range(text: str) -> range:
@@ -137,8 +140,12 @@ def _literal(text: str):
     return text
 
 
-def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, Path]:
-    """Solve, score and report; returns (the Comparison, the output folder)."""
+def run(opts: SolveOptions, progress: Progress | None = None, *, worker: dict | None = None) -> tuple[object, Path]:
+    """Solve, score and report; returns (the Comparison, the output folder).
+
+    ``worker`` (from :mod:`piddm.compare.parallel`: {"method", "token", "commit"}): solve that one method,
+    stage its result under the parent run's commit and token, and return (None, the output folder),
+    writing no report."""
     from ..distributed import resolve_device
     from ..models import load_student, reference_model
     from ..physics import PhysicsLoss
@@ -176,7 +183,8 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
     given = {m.name: {**opts.settings.get(m.tuned_as, {}), **opts.settings.get(m.name, {})} for m in methods}
     settings = {m.name: m.make_settings(name, task, given[m.name]) for m in methods}
     out = Path(opts.out) if opts.out else Path("runs") / f"{name}-solve-{task}"
-    check_output(out, opts.overwrite)
+    if worker is None:
+        check_output(out, opts.overwrite)
     if opts.input_file is not None:
         ids, source = np.arange(len(obs)), str(opts.input_file)
     else:
@@ -219,8 +227,15 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
     prov = provenance({**options, "device": str(device)})
     staging = Staging(out, obs, ids, device, {"student": model.path, "teacher": teacher and teacher.path,
                                               "data": opts.input_file or data_dir,
-                                              "train": train_dir}, prov["git_commit"], prov["versions"])
-    options["resumed"] = {}
+                                              "train": train_dir},
+                      prov["git_commit"] if worker is None else worker["commit"], prov["versions"],
+                      token=None if worker is None else worker["token"])
+    if worker is not None:
+        _solve_alone(next(m for m in methods if m.name == worker["method"]), settings, context, obs, ids, staging,
+                     name)
+        return None, out
+    parallel = _solve_in_workers(opts, methods, settings, staging, name, obs, progress) if opts.jobs > 1 else set()
+    options["resumed"], options["parallel"] = {}, {}
     with atomic_output(out, overwrite=opts.overwrite) as tmp:
         tmp.mkdir(parents=True)
         scored = []
@@ -229,9 +244,10 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
             reference = next((r.seconds_per_sample for q, r, _ in scored if q.role == "generative"), None)
             s = m.fair(settings[m.name], reference)
             files = m.reads(s, name, obs.task()) if m.reads else []
-            staged = staging.load(m.name, s, files) if opts.resume else None
+            staged = staging.load(m.name, s, files) if opts.resume or m.name in parallel else None
             if staged is not None:
-                result, options["resumed"][m.label] = staged
+                result, made = staged
+                options["parallel" if m.name in parallel else "resumed"][m.label] = made
             else:
                 bar = progress(f"{m.label} ({task})", len(obs)) if progress else None
                 result = m.solve(context, obs, s, ids, bar)
@@ -245,6 +261,51 @@ def run(opts: SolveOptions, progress: Progress | None = None) -> tuple[object, P
         _figures(tmp, comparison, scored, truth, context, task, res)
     staging.clear()
     return comparison, out
+
+
+def _solve_alone(m, settings, context, obs, ids, staging, name: str) -> None:
+    """A worker's job: solve one method (unless this run staged it already) and stage the result."""
+    from .parallel import LineProgress
+
+    s = m.fair(settings[m.name], None)
+    files = m.reads(s, name, obs.task()) if m.reads else []
+    if staging.load(m.name, s, files) is not None:
+        return
+    result = m.solve(context, obs, s, ids, LineProgress(m.label, len(obs)))
+    if not staging.save(m.name, s, result, files):
+        raise InputError(f"{m.name}: the result could not be staged in {staging.folder}")
+
+
+def _solve_in_workers(opts: SolveOptions, methods, settings, staging, name: str, obs, progress) -> set[str]:
+    """Solve the methods that stand alone in ``opts.jobs`` worker processes; returns their ids. A modified tree
+    (whose staged results a later run must never reuse) stages under a token of this run only."""
+    import uuid
+
+    import torch
+
+    from .parallel import WorkerFailed, solve_in_workers, worker_method
+
+    if not staging.reusable:
+        staging.token = uuid.uuid4().hex
+    todo = []
+    for m in methods:
+        s = m.fair(settings[m.name], None)
+        if worker_method(m) and not (opts.resume and staging.load(m.name, s, m.reads(s, name, obs.task())
+                                                                   if m.reads else []) is not None):
+            todo.append(m.name)
+    if len(todo) < 2:
+        return set()  # nothing to run side by side: the sequential loop solves it with its own progress bar
+    jobs = min(opts.jobs, len(todo))
+    threads = max(1, torch.get_num_threads() // jobs)
+    bar = progress(f"{len(todo)} methods in {jobs} worker processes", len(todo)) if progress else None
+    solve_in_workers({**asdict(opts), "jobs": 1, "resume": True}, todo, jobs, threads,
+                     {"token": staging.token, "commit": staging.commit}, on_done=(lambda _: bar(1)) if bar else None)
+    lost = [m.name for m in methods if m.name in todo and staging.load(
+        m.name, m.fair(settings[m.name], None), m.reads(settings[m.name], name, obs.task()) if m.reads else []) is None]
+    if lost:  # e.g. a model file or the environment changed while the workers ran
+        raise WorkerFailed(f"--jobs: the results the workers staged for {', '.join(lost)} do not match this run "
+                           f"({staging.folder}); run again")
+    return set(todo)
 
 
 def _figures(folder: Path, comparison, scored, truth, context, task, res) -> None:
@@ -501,6 +562,10 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
     notes = [f"{len(obs)} samples from {source}; observed {observed}; {noise}."]
     if headline:
         notes.append(headline)
+    if options.get("parallel"):
+        labels = list(options["parallel"])
+        notes.append(f"{', '.join(labels)}: solved in worker processes, up to {options['jobs']} methods at once "
+                     "(--jobs); each one's seconds per sample were measured beside the others on this machine.")
     for label, made in options.get("resumed", {}).items():
         notes.append(f"{label}: reused from an unfinished run of this comparison (--resume; solved at commit "
                      f"{made['commit']}, {made['made']}); its seconds per sample, and any time budget or "

@@ -9,7 +9,9 @@ the commit of the code (code at an unknown commit or from a modified tree, ``+di
 anything), the library versions, the student /
 teacher / training files and the method's own model files (path, size, mtime). The report lists
 each reused result with the time it was made. The staging folder is removed once the report is
-written; a run without ``--resume`` leaves earlier staged results in place until then.
+written; a run without ``--resume`` leaves earlier staged results in place until then. The worker
+processes of ``--jobs`` (:mod:`piddm.compare.parallel`) hand their results to the parent the same
+way; on a modified tree they stage under a token of that run, which no other run reuses.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def _jsonable(value):
 class Staging:
     """The staged results of one output folder; ``context`` holds what every key shares."""
 
-    def __init__(self, out: Path, obs, ids, device, files: dict, commit: str, versions: dict | None = None):
+    def __init__(self, out: Path, obs, ids, device, files: dict, commit: str, versions: dict | None = None,
+                 token: str | None = None):
         self.folder = Path(out).with_name(f".{Path(out).name}.partial")
         digest = hashlib.sha256()
         for arr in (np.ascontiguousarray(obs.mask), np.ascontiguousarray(obs.values, dtype=np.float64)):
@@ -69,18 +72,21 @@ class Staging:
                         "noise": _jsonable(obs.noise), "device": str(device),
                         "files": {k: _file_id(v) for k, v in files.items()}, "versions": dict(versions or {})}
         self.commit = str(commit or "")
+        self.token = token  # set: results are staged for one run's own workers (piddm.compare.parallel)
 
     @property
     def reusable(self) -> bool:
-        """Only code at a known, clean commit reuses anything (no git, or ``+dirty``: the code is unknown)."""
-        return bool(self.commit) and self.commit != "None" and "+dirty" not in self.commit
+        """Only code at a known, clean commit reuses anything (no git, or ``+dirty``: the code is unknown), except
+        within one run: the results its worker processes stage under its token."""
+        return bool(self.token) or (bool(self.commit) and self.commit != "None" and "+dirty" not in self.commit)
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _key(self, method: str, settings, files=()) -> dict:
-        return {"method": method, "settings": _jsonable(settings.to_dict()), "commit": self.commit,
-                "method_files": [_file_id(f) for f in files], **self.context}
+        key = {"method": method, "settings": _jsonable(settings.to_dict()), "commit": self.commit,
+               "method_files": [_file_id(f) for f in files], **self.context}
+        return {**key, "token": self.token} if self.token else key
 
     def load(self, method: str, settings, files=()) -> tuple[SolveResult, dict] | None:
         """The staged result of ``method`` made under the same key, with its {"commit", "made"}; else None.
