@@ -59,7 +59,7 @@ def solve(
     resume: bool = typer.Option(False, "--resume", help="reuse the methods an unfinished run of the same command "
                                 "finished (same settings, samples, masks, models and device); solve the rest"),
     jobs: int = typer.Option(1, "--jobs", help="methods solved at once, each in its own process with its share of "
-                             "the torch threads; the answers are the same, the timings are measured side by side"),
+                             "the torch threads; the same answers up to round-off, timings measured side by side"),
 ):
     """Solve forward / inverse / reconstruction problems from partial observations, with uncertainty."""
     from piddm.compare.solve import SolveOptions, parse_settings, run

@@ -228,29 +228,32 @@ def test_compare_resume_reuses_the_methods_an_interrupted_run_finished(tiny_mode
     assert code == 2 and "--resume" in err and not (tmp_path / "g").exists()
 
 
-@pytest.mark.parametrize("commit", ["0" * 40, "0" * 40 + "+dirty"])
-def test_compare_jobs_gives_the_sequential_answers_from_worker_processes(tiny_models, tmp_path, monkeypatch, capsys,
-                                                                         commit):
-    """--jobs 2: the standalone methods are solved in worker processes (a modified tree hands them over under a
-    token of the run), the "→ solver" row reuses kriging's in the parent; every answer equals the sequential
-    run's, the report says which rows ran side by side, and nothing is left staged."""
-    import json
-
-    import pde_bench.conventions as conventions
-
-    monkeypatch.setattr(conventions, "_git_commit", lambda: commit)
+def _jobs_args(tiny_models):
     teacher, student, data = tiny_models("darcy")
-    args = ["compare", "--pde", "darcy", "--task", "forward", "--student", student, "--teacher", teacher, "--data",
+    return ["compare", "--pde", "darcy", "--task", "forward", "--student", student, "--teacher", teacher, "--data",
             data, "--test", "0:2", "--observed", "10", "--device", "cpu", "--max-panels", "0", "--method", "piddm",
             "--method", "eci", "--method", "kriging", "--method", "kriging-solver", "--set", "piddm.starts=2",
             "--set", "piddm.iters=2", "--set", "piddm.polish=3", "--set", "eci.steps=4"]
+
+
+def test_compare_jobs_gives_the_sequential_answers_from_worker_processes(tiny_models, tmp_path, monkeypatch, capsys):
+    """--jobs 2: the standalone methods are solved in worker processes (at this checkout's commit; a modified
+    tree hands them over under a token of the run), the "→ solver" row reuses kriging's in the parent; every
+    answer equals the sequential run's up to round-off, the report says which rows ran side by side and how,
+    and nothing is left staged."""
+    import json
+
     rows = {}
     for jobs in (1, 2):
         out = tmp_path / f"jobs{jobs}"
-        code, report, err = _piddm(monkeypatch, capsys, *args, "-o", out, "--jobs", jobs)
+        code, report, err = _piddm(monkeypatch, capsys, *_jobs_args(tiny_models), "-o", out, "--jobs", jobs)
         assert code == 0, err
-        rows[jobs] = {r["method"]: r["metrics"] for r in json.loads((out / "metrics.json").read_text())["rows"]}
-        assert ("solved in worker processes" in report) == (jobs == 2)
+        metrics = json.loads((out / "metrics.json").read_text())
+        rows[jobs] = {r["method"]: r["metrics"] for r in metrics["rows"]}
+        assert ("solved in worker processes, 2 methods at once with" in report) == (jobs == 2)
+        if jobs == 2:
+            assert set(metrics["options"]["parallel"]) == {"PIDDM", "ECI-sampling", "kriging (empirical covariance)"}
+            assert metrics["options"]["parallel_run"]["jobs"] == 2
         assert not (tmp_path / f".jobs{jobs}.partial").exists()
     assert list(rows[1]) == list(rows[2]) == ["piddm", "eci", "kriging", "kriging-solver"]
     for method, metrics in rows[1].items():
@@ -259,11 +262,51 @@ def test_compare_jobs_gives_the_sequential_answers_from_worker_processes(tiny_mo
             assert same, (method, key, value, rows[2][method][key])
 
 
-def test_a_failed_worker_stops_the_run_with_one_line_naming_its_method():
+def test_a_worker_refuses_to_stage_code_other_than_its_runs(tiny_models, tmp_path, monkeypatch):
+    """A worker started after the code changed would stage results under the run's commit: it refuses."""
+    import pde_bench.conventions as conventions
+    from pde_bench.conventions import InputError
+    from piddm.compare.solve import SolveOptions, run
+
+    teacher, student, data = tiny_models("darcy")
+    monkeypatch.setattr(conventions, "_git_commit", lambda: "1" * 40)
+    opts = SolveOptions(pde="darcy", observe=["a:10%"], test="0:2", student=str(student), teacher=str(teacher),
+                        data=str(data), out=str(tmp_path / "c"), methods=["kriging"], device="cpu")
+    with pytest.raises(InputError, match="the code changed since the run started"):
+        run(opts, worker={"method": "kriging", "commit": "0" * 40, "token": None, "jobs": 2, "threads": 1})
+    assert not (tmp_path / ".c.partial").exists() and not (tmp_path / "c").exists()
+
+
+def test_a_token_stages_for_its_own_run_only(tmp_path):
+    """On a modified tree nothing is reusable, except what a run's own workers staged under its token."""
+    from piddm.compare.staging import Staging
+    from piddm.solve.kriging import KrigingSettings
+    from piddm.solve.result import SolveResult
+
+    class Obs:
+        mask = np.zeros((1, 2, 4, 4), bool)
+        values = np.zeros((1, 2, 4, 4))
+        noise = (0.0, 0.0)
+
+    dirty = "0" * 40 + "+dirty"
+    fields = {f: np.zeros((1, 4, 4)) for f in ("a", "u", "a_std", "u_std", "a_best", "u_best")}
+    result = SolveResult(**fields, a_members=np.zeros((1, 1, 4, 4)), u_members=np.zeros((1, 1, 4, 4)),
+                         loss=np.zeros((1, 1)), nfe=0, grad_evals=0, seconds=1.0)
+    staging = Staging(tmp_path / "out", Obs(), [0], "cpu", {}, dirty, token="abc")
+    assert staging.reusable and staging.save("kriging", KrigingSettings(), result, made_with={"jobs": 2, "threads": 1})
+    loaded, made = staging.load("kriging", KrigingSettings())
+    assert made["made_with"] == {"jobs": 2, "threads": 1}
+    for other in (Staging(tmp_path / "out", Obs(), [0], "cpu", {}, dirty),
+                  Staging(tmp_path / "out", Obs(), [0], "cpu", {}, dirty, token="xyz")):
+        assert other.load("kriging", KrigingSettings()) is None
+
+
+def test_a_failed_worker_stops_the_run_with_one_line_naming_its_method(capfd):
     from piddm.compare.parallel import WorkerFailed, solve_in_workers
 
     with pytest.raises(WorkerFailed, match="worker solving piddm failed"):  # no observations: the worker refuses
         solve_in_workers({"pde": "darcy"}, ["piddm"], 1, 1, {"token": None, "commit": ""}, poll_s=0.05)
+    assert "piddm worker (piddm): error: nothing is observed" in capfd.readouterr().err
 
 
 def test_compare_refuses_jobs_below_one(tiny_models, tmp_path, monkeypatch, capsys):

@@ -231,12 +231,18 @@ def run(opts: SolveOptions, progress: Progress | None = None, *, worker: dict | 
                       prov["git_commit"] if worker is None else worker["commit"], prov["versions"],
                       token=None if worker is None else worker["token"])
     if worker is not None:
+        if prov["git_commit"] != worker["commit"]:
+            raise InputError(f"the code changed since the run started (commit {worker['commit']}, now "
+                             f"{prov['git_commit']}): its worker would stage results under the wrong commit")
         _solve_alone(next(m for m in methods if m.name == worker["method"]), settings, context, obs, ids, staging,
-                     name)
+                     name, worker)
         return None, out
-    parallel = _solve_in_workers(opts, methods, settings, staging, name, obs, progress) if opts.jobs > 1 else set()
+    parallel, threads = (_solve_in_workers(opts, methods, settings, staging, name, obs, progress) if opts.jobs > 1
+                         else (set(), None))
     options["resumed"], options["parallel"] = {}, {}
-    with atomic_output(out, overwrite=opts.overwrite) as tmp:
+    if parallel:
+        options["parallel_run"] = {"jobs": min(opts.jobs, len(parallel)), "threads": threads}
+    with atomic_output(out, overwrite=opts.overwrite) as tmp, _torch_threads(threads if parallel else None):
         tmp.mkdir(parents=True)
         scored = []
         for m in methods:
@@ -263,30 +269,36 @@ def run(opts: SolveOptions, progress: Progress | None = None, *, worker: dict | 
     return comparison, out
 
 
-def _solve_alone(m, settings, context, obs, ids, staging, name: str) -> None:
-    """A worker's job: solve one method (unless this run staged it already) and stage the result."""
+def _solve_alone(m, settings, context, obs, ids, staging, name: str, worker: dict) -> None:
+    """A worker's job: solve one method and stage the result (the parent has left out what it may reuse)."""
     from .parallel import LineProgress
 
     s = m.fair(settings[m.name], None)
     files = m.reads(s, name, obs.task()) if m.reads else []
-    if staging.load(m.name, s, files) is not None:
-        return
     result = m.solve(context, obs, s, ids, LineProgress(m.label, len(obs)))
-    if not staging.save(m.name, s, result, files):
+    if not staging.save(m.name, s, result, files, made_with={"jobs": worker["jobs"], "threads": worker["threads"]}):
         raise InputError(f"{m.name}: the result could not be staged in {staging.folder}")
 
 
-def _solve_in_workers(opts: SolveOptions, methods, settings, staging, name: str, obs, progress) -> set[str]:
-    """Solve the methods that stand alone in ``opts.jobs`` worker processes; returns their ids. A modified tree
-    (whose staged results a later run must never reuse) stages under a token of this run only."""
+def _solve_in_workers(opts: SolveOptions, methods, settings, staging, name: str, obs,
+                      progress) -> tuple[set[str], int | None]:
+    """Solve the methods that stand alone in ``opts.jobs`` worker processes; returns their ids and the torch
+    threads each had (the parent then solves the other rows with as many, so a time-matched budget measured
+    beside the workers buys the same compute). A modified tree (whose staged results a later run must never
+    reuse) stages under a token of this run only."""
+    import json
+    import os
+    import sys
     import uuid
 
     import torch
 
     from .parallel import WorkerFailed, solve_in_workers, worker_method
 
-    if not staging.reusable:
-        staging.token = uuid.uuid4().hex
+    options = {**asdict(opts), "jobs": 1, "resume": False}
+    if SolveOptions(**json.loads(json.dumps(options))) != SolveOptions(**options):
+        raise InputError("--jobs: the options do not survive the hand-over to a worker process (a setting that is "
+                         "not a plain number, text or list); run without --jobs")
     todo = []
     for m in methods:
         s = m.fair(settings[m.name], None)
@@ -294,18 +306,48 @@ def _solve_in_workers(opts: SolveOptions, methods, settings, staging, name: str,
                                                                    if m.reads else []) is not None):
             todo.append(m.name)
     if len(todo) < 2:
-        return set()  # nothing to run side by side: the sequential loop solves it with its own progress bar
+        return set(), None  # nothing to run side by side: the sequential loop solves it with its own progress bar
+    if not staging.reusable:
+        staging.token = uuid.uuid4().hex
     jobs = min(opts.jobs, len(todo))
+    if jobs > (os.cpu_count() or 1):
+        print(f"piddm: warning: --jobs {jobs} on {os.cpu_count()} CPU cores: the workers' timings will be inflated",
+              file=sys.stderr)
     threads = max(1, torch.get_num_threads() // jobs)
     bar = progress(f"{len(todo)} methods in {jobs} worker processes", len(todo)) if progress else None
-    solve_in_workers({**asdict(opts), "jobs": 1, "resume": True}, todo, jobs, threads,
-                     {"token": staging.token, "commit": staging.commit}, on_done=(lambda _: bar(1)) if bar else None)
-    lost = [m.name for m in methods if m.name in todo and staging.load(
-        m.name, m.fair(settings[m.name], None), m.reads(settings[m.name], name, obs.task()) if m.reads else []) is None]
+    solve_in_workers(options, todo, jobs, threads, {"token": staging.token, "commit": staging.commit},
+                     on_done=(lambda _: bar(1)) if bar else None)
+    lost = []
+    for m in methods:
+        if m.name in todo:
+            s = m.fair(settings[m.name], None)
+            if staging.load(m.name, s, m.reads(s, name, obs.task()) if m.reads else []) is None:
+                lost.append(m.name)
     if lost:  # e.g. a model file or the environment changed while the workers ran
-        raise WorkerFailed(f"--jobs: the results the workers staged for {', '.join(lost)} do not match this run "
-                           f"({staging.folder}); run again")
-    return set(todo)
+        raise WorkerFailed(f"--jobs: the results the workers staged for {', '.join(lost)} do not match this run's "
+                           f"models, data or environment ({staging.folder}); run again")
+    return set(todo), threads
+
+
+class _torch_threads:
+    """Run a block with ``n`` torch threads (None: unchanged), restoring the count after."""
+
+    def __init__(self, n: int | None):
+        self.n, self.before = n, None
+
+    def __enter__(self):
+        import torch
+
+        if self.n is not None:
+            self.before = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        import torch
+
+        if self.before is not None:
+            torch.set_num_threads(self.before)
+        return False
 
 
 def _figures(folder: Path, comparison, scored, truth, context, task, res) -> None:
@@ -563,13 +605,19 @@ def _comparison(name, res, task, obs, source, scored, settings, options, prov, m
     if headline:
         notes.append(headline)
     if options.get("parallel"):
-        labels = list(options["parallel"])
-        notes.append(f"{', '.join(labels)}: solved in worker processes, up to {options['jobs']} methods at once "
-                     "(--jobs); each one's seconds per sample were measured beside the others on this machine.")
+        run_ = options["parallel_run"]
+        notes.append(f"{', '.join(options['parallel'])}: solved in worker processes, {run_['jobs']} methods at "
+                     f"once with {run_['threads']} torch thread(s) each (--jobs); each one's seconds per sample were "
+                     "measured beside the others on this machine. The other rows ran after them with as many "
+                     "threads; a time budget or '→ solver' row built on a worker's row takes its seconds.")
     for label, made in options.get("resumed", {}).items():
+        beside = made.get("made_with")
         notes.append(f"{label}: reused from an unfinished run of this comparison (--resume; solved at commit "
-                     f"{made['commit']}, {made['made']}); its seconds per sample, and any time budget or "
-                     "'→ solver' row built on it, were measured in that run.")
+                     f"{made['commit']}, {made['made']}"
+                     + (f", in a worker beside others: --jobs {beside['jobs']}, {beside['threads']} thread(s)"
+                        if beside else "")
+                     + "); its seconds per sample, and any time budget or '→ solver' row built on it, were measured "
+                     "in that run.")
     from ..defaults import preset, tuned
 
     weighted = ("piddm", "physics", "dpde", "dps", "eci", "dflow")  # methods with free weights to tune

@@ -89,7 +89,8 @@ class Staging:
         return {**key, "token": self.token} if self.token else key
 
     def load(self, method: str, settings, files=()) -> tuple[SolveResult, dict] | None:
-        """The staged result of ``method`` made under the same key, with its {"commit", "made"}; else None.
+        """The staged result of ``method`` made under the same key, with its {"commit", "made", "made_with"}
+        (made_with: {"jobs", "threads"} for a row solved beside others, else None); else None.
         ``files``: the method's own model files."""
         meta_path, arr_path = self.folder / f"{method}.json", self.folder / f"{method}.npz"
         if not self.reusable or not (meta_path.exists() and arr_path.exists()):
@@ -104,21 +105,21 @@ class Staging:
             extra.update(meta["extra"])
             result = SolveResult(**arrays, nfe=meta["nfe"], grad_evals=meta["grad_evals"], seconds=meta["seconds"],
                                  extra=extra)
-            return result, {"commit": meta["commit"], "made": meta["made"]}
+            return result, {"commit": meta["commit"], "made": meta["made"], "made_with": meta.get("made_with")}
         except Exception:  # noqa: BLE001 - a damaged staged file is solved again, never a failed run
             return None
 
-    def save(self, method: str, settings, result: SolveResult, files=()) -> bool:
+    def save(self, method: str, settings, result: SolveResult, files=(), made_with: dict | None = None) -> bool:
         """Stage ``result`` (arrays first, then the JSON that makes it count). Never raises: False (nothing
         staged, a resumed run solves the method again) when it cannot be written, with the reason on stderr."""
         try:
-            self._write(method, settings, result, files)
+            self._write(method, settings, result, files, made_with)
             return True
         except (OSError, TypeError, ValueError) as err:
             print(f"piddm: warning: {method} not staged for --resume ({err})", file=sys.stderr)
             return False
 
-    def _write(self, method: str, settings, result: SolveResult, files) -> None:
+    def _write(self, method: str, settings, result: SolveResult, files, made_with: dict | None) -> None:
         extra = {k: _jsonable(v) for k, v in result.extra.items() if not isinstance(v, np.ndarray)}
         key = self._key(method, settings, files)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -133,4 +134,5 @@ class Staging:
         atomic_write_json(meta_path, {"key": key, "nfe": int(result.nfe),
                                       "grad_evals": int(result.grad_evals), "seconds": float(result.seconds),
                                       "extra": extra, "commit": self.commit,
-                                      "made": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+                                      "made": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                      "made_with": made_with})
