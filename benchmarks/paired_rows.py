@@ -93,7 +93,8 @@ def main() -> None:
         raise SystemExit(f"--one-draw scores errors only, not {args.metric}")
     r = paired(args.ours, args.base, args.metric, args.one_draw)
     if r["one_draw"]:
-        print(f"{r['ours']['method']} scored one member at a time (mean of its {r['members']} members' errors)")
+        print(f"{r['ours']['method']} scored one member at a time (mean of its {r['members']} members' errors; its "
+              "residual and seconds are still the whole row's: the ensemble mean's, all members')")
     m = r["metric"]
     for side in ("ours", "base"):
         s = r[side]
