@@ -113,8 +113,8 @@ _BAYES = {
 # 0.262-0.269 of each other on forward, 0.403-0.424 on inverse, 0.315-0.371 on reconstruction, and the winning
 # ζ_pde = 3 raises its residual 12-34x over ζ_pde = 0.1: scored on error, as every method here).
 # Helmholtz forward and inverse: benchmarks/results/guidance_tuning_helmholtz.md (the same grids and pattern: ECI
-# diverges, its N = 50 wins; DiffusionPDE's ζ_pde = 3 scores 1.2 % / 4.8 % below ζ_pde = 0.1, whose residual is
-# 36x / 11x lower).
+# diverges, its N = 50 wins; DiffusionPDE's ζ_pde = 3 scores 1.2 % / 4.5 % below ζ_pde = 0.1, whose residual is
+# 36x / 11x lower; the six lie within 0.261-0.273 / 0.395-0.415, 8 samples).
 _DPS = {("darcy", "forward"): {"zeta_obs": 1.0}, ("darcy", "inverse"): {"zeta_obs": 3.0},
         ("darcy", "reconstruction"): {"zeta_obs": 3.0}, ("poisson", "forward"): {"zeta_obs": 3.0},
         ("poisson", "inverse"): {"zeta_obs": 3.0}, ("poisson", "reconstruction"): {"zeta_obs": 1.0},
