@@ -83,7 +83,8 @@ def _refuse_observation_flags(observed, obs_noise, mask_seed, max_panels, resume
                                                 ("--resume", resume, False), ("--jobs", jobs, 1))
               if value != default]
     if unused:
-        raise InputError(f"{', '.join(unused)}: no meaning for --task generate (no observations, one sampler row at a time)")
+        raise InputError(f"{', '.join(unused)}: no meaning for --task generate (no observations; its rows run one "
+                         "at a time)")
 
 
 def _solve_options(pde, task, observed, test, split, input_file, method, setting, student, teacher, data, out,
