@@ -24,25 +24,15 @@ import numpy as np
 
 
 def member_errors(ds, keys: list[str]) -> np.ndarray:
-    """(samples,) the mean over members of each member's error (the reports' definitions: relative L2, Darcy's
-    two-valued a by its error rate against the finalised truth)."""
-    import torch
-
+    """(samples,) the mean over members of each member's error, by the reports' definitions
+    (:func:`piddm.evaluate.scoring.field_error`)."""
     from pde_bench import get_problem
-    from piddm.evaluate.metrics import error_rate, relative_l2
-    from piddm.evaluate.scoring import discrete_inputs
+    from piddm.evaluate.scoring import field_error
 
     problem = get_problem(str(ds.attrs["problem"]))
-    total = 0.0
-    for key in keys:
-        ch = key.removeprefix("err_")
-        members, true = np.asarray(ds[f"{ch}_members"], np.float64), np.asarray(ds[f"{ch}_true"], np.float64)
-        if ch == "a" and discrete_inputs(problem):
-            true = np.asarray(problem.finalize_inputs(torch.as_tensor(true))).astype(np.float64)
-            total = total + np.mean([error_rate(members[:, k], true) for k in range(members.shape[1])], axis=0)
-        else:
-            total = total + np.mean([relative_l2(members[:, k], true) for k in range(members.shape[1])], axis=0)
-    return total
+    channels = [k.removeprefix("err_") for k in keys]
+    return sum(field_error(problem, ch, np.asarray(ds[f"{ch}_members"]),  # (samples, members, N, N)
+                           np.asarray(ds[f"{ch}_true"], np.float64)[:, None]).mean(1) for ch in channels)
 
 
 def paired(ours: str, base: str, metric: str | None = None, one_draw: bool = False) -> dict:

@@ -186,6 +186,12 @@ def test_darcy_metrics_use_the_error_rate(generated):
     wrong = (physics.problem.finalize_inputs(torch.as_tensor(res.a)).numpy() != a).mean((1, 2))
     np.testing.assert_allclose(m["err_a"], wrong)
     assert "brier_a" in m and "crps_a" not in m and "crps_u" in m  # proper scores: Brier for the two-valued a
+    from piddm.evaluate.scoring import field_error
+
+    per_member = field_error(physics.problem, "a", res.a_members, a[:, None])  # one draw at a time: (n, K)
+    assert per_member.shape == res.a_members.shape[:2]
+    np.testing.assert_allclose(per_member, (res.a_members != physics.problem.finalize_inputs(
+        torch.as_tensor(a)).numpy()[:, None]).mean((2, 3)))
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])

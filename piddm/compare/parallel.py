@@ -58,7 +58,7 @@ def solve_in_workers(options: dict, names: list[str], jobs: int, threads: int, h
                 while pending and len(running) < jobs:
                     name = pending.pop(0)
                     order = Path(tmp) / f"{name}.json"
-                    order.write_text(json.dumps({"options": options, "threads": threads, "parent": os.getpid(),
+                    order.write_text(json.dumps({"options": options, "parent": os.getpid(),
                                                  "worker": {**handoff, "method": name, "jobs": jobs_used,
                                                             "threads": threads}}))
                     # the worker's stdout goes to fd 2: the parent's stdout is the report's
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     order = json.loads(Path(argv[0]).read_text())
     _stop_with_parent(int(order["parent"]))
-    torch.set_num_threads(int(order["threads"]))
+    torch.set_num_threads(int(order["worker"]["threads"]))
     try:
         run(SolveOptions(**order["options"]), worker=order["worker"])
     except InputError as err:

@@ -16,6 +16,7 @@ Bayes limit last.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Callable
@@ -273,7 +274,7 @@ def _solve_alone(m, settings, context, obs, ids, staging, name: str, worker: dic
     """A worker's job: solve one method and stage the result (the parent has left out what it may reuse)."""
     from .parallel import LineProgress
 
-    s = m.fair(settings[m.name], None)
+    s = settings[m.name]  # a worker's method is not time-matched: no budget to take
     files = m.reads(s, name, obs.task()) if m.reads else []
     result = m.solve(context, obs, s, ids, LineProgress(m.label, len(obs)))
     if not staging.save(m.name, s, result, files, made_with={"jobs": worker["jobs"], "threads": worker["threads"]}):
@@ -299,12 +300,8 @@ def _solve_in_workers(opts: SolveOptions, methods, settings, staging, name: str,
     if SolveOptions(**json.loads(json.dumps(options))) != SolveOptions(**options):
         raise InputError("--jobs: the options do not survive the hand-over to a worker process (a setting that is "
                          "not a plain number, text or list); run without --jobs")
-    todo = []
-    for m in methods:
-        s = m.fair(settings[m.name], None)
-        if worker_method(m) and not (opts.resume and staging.load(m.name, s, m.reads(s, name, obs.task())
-                                                                   if m.reads else []) is not None):
-            todo.append(m.name)
+    todo = [m.name for m in methods if worker_method(m)
+            and not (opts.resume and _staged(m, settings[m.name], staging, name, obs) is not None)]
     if len(todo) < 2:
         return set(), None  # nothing to run side by side: the sequential loop solves it with its own progress bar
     if not staging.reusable:
@@ -317,37 +314,30 @@ def _solve_in_workers(opts: SolveOptions, methods, settings, staging, name: str,
     bar = progress(f"{len(todo)} methods in {jobs} worker processes", len(todo)) if progress else None
     solve_in_workers(options, todo, jobs, threads, {"token": staging.token, "commit": staging.commit},
                      on_done=(lambda _: bar(1)) if bar else None)
-    lost = []
-    for m in methods:
-        if m.name in todo:
-            s = m.fair(settings[m.name], None)
-            if staging.load(m.name, s, m.reads(s, name, obs.task()) if m.reads else []) is None:
-                lost.append(m.name)
+    lost = [m.name for m in methods if m.name in todo and _staged(m, settings[m.name], staging, name, obs) is None]
     if lost:  # e.g. a model file or the environment changed while the workers ran
         raise WorkerFailed(f"--jobs: the results the workers staged for {', '.join(lost)} do not match this run's "
                            f"models, data or environment ({staging.folder}); run again")
     return set(todo), threads
 
 
-class _torch_threads:
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
     """Run a block with ``n`` torch threads (None: unchanged), restoring the count after."""
+    import torch
 
-    def __init__(self, n: int | None):
-        self.n, self.before = n, None
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
-    def __enter__(self):
-        import torch
 
-        if self.n is not None:
-            self.before = torch.get_num_threads()
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        import torch
-
-        if self.before is not None:
-            torch.set_num_threads(self.before)
-        return False
+def _staged(m, s, staging, name: str, obs):
+    """``m``'s staged result under settings ``s`` (with its own model files in the key), else None."""
+    return staging.load(m.name, s, m.reads(s, name, obs.task()) if m.reads else [])
 
 
 def _figures(folder: Path, comparison, scored, truth, context, task, res) -> None:

@@ -41,6 +41,7 @@ from .metrics import (
 )
 
 __all__ = ["SCALE_TOLERANCE", "ReferenceSets", "Scored", "discrete_inputs", "evaluate_fields", "failed_samples",
+           "field_error",
            "flat_row", "floors", "generation_metrics", "teacher_row",
            "score_solve", "score_student", "score_teacher", "summarise"]
 
@@ -50,6 +51,16 @@ SCALE_TOLERANCE = 0.10  # a data set's stored residual scale may differ this muc
 def discrete_inputs(problem: Problem) -> bool:
     """Whether the problem finalises its input to discrete levels (Darcy's thresholded a)."""
     return type(problem).finalize_inputs is not Problem.finalize_inputs
+
+
+def field_error(problem: Problem, channel: str, pred, true) -> np.ndarray:
+    """Per-sample error of a solve's field against the truth, over the last two axes (any leading shape, e.g.
+    (n,) or (n, K) for members): relative L2, or for a discrete input (Darcy's a) the error rate of the
+    finalised prediction against the finalised truth. ``true`` broadcasts against ``pred``."""
+    if channel == "a" and discrete_inputs(problem):
+        true_fin = np.asarray(problem.finalize_inputs(torch.as_tensor(true))).astype(np.float64)
+        return error_rate(pred, true_fin)
+    return relative_l2(pred, true)
 
 
 class ReferenceSets:
@@ -231,13 +242,12 @@ def score_solve(physics: PhysicsLoss, result, obs, truth: dict[str, np.ndarray])
         pred, std = (result.a, result.a_std) if ch == "a" else (result.u, result.u_std)
         members = result.a_members if ch == "a" else result.u_members
         free = ~obs.mask[:, c]
+        out[f"err_{ch}"] = field_error(problem, ch, pred, true)
         if ch == "a" and discrete_inputs(problem):
             true_fin = np.asarray(problem.finalize_inputs(torch.as_tensor(true))).astype(np.float64)
-            out["err_a"] = error_rate(pred, true_fin)
             levels = (problem.params["a_low"], problem.params["a_high"])
             out["brier_a"] = brier_vote(members, true_fin, free, levels)
         else:
-            out[f"err_{ch}"] = relative_l2(pred, true)
             out[f"crps_{ch}"] = crps_ensemble(members, true, free)
         if result.members > 1 and not (ch == "a" and discrete_inputs(problem)):  # Brier scores the two-valued a
             out[f"coverage_{ch}"] = coverage(pred, std, true, free)
